@@ -1,0 +1,5 @@
+"""``python -m memsim`` runs the CLI."""
+
+from memsim.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""memsim.analysis — see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""memsim.cache — see docs/architecture.md."""

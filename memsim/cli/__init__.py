@@ -1,0 +1,61 @@
+"""memsim's command line: ``memsim run|sweep|compare|report|plan|replay|trace|validate|list|show``.
+
+``main`` wraps the Typer app so that bad input exits 2 with one message on stderr and no
+traceback, and our own errors exit 1 (set ``MEMSIM_DEBUG=1`` for the traceback).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import sys
+
+from memsim.cli.app import app, emit_json, list_app, show_app
+from memsim.errors import InputError
+
+__all__ = ["app", "main", "emit_json", "list_app", "show_app"]
+
+
+def _load_commands() -> None:
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("cmd_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_load_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``memsim`` console script; returns (and exits with) the exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+        code = 0
+    except InputError as err:
+        sys.stderr.write(f"error: {err.message}\n")
+        code = 2
+    except SystemExit as err:  # typer.Exit / sys.exit inside commands
+        code = err.code if isinstance(err.code, int) else (0 if err.code is None else 1)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        code = 130
+    except Exception as err:  # noqa: BLE001 - the CLI's last line of defence
+        import click
+
+        if isinstance(err, click.exceptions.Exit):
+            code = err.exit_code
+        elif isinstance(err, click.ClickException):
+            err.show()
+            code = 2
+        elif isinstance(err, click.exceptions.Abort):
+            sys.stderr.write("aborted\n")
+            code = 1
+        else:
+            if os.environ.get("MEMSIM_DEBUG"):
+                raise
+            sys.stderr.write(f"internal error: {type(err).__name__}: {err}\n"
+                             "This is a memsim bug; please report it (see README).\n")
+            code = 1
+    if argv is None:
+        sys.exit(code)
+    return code

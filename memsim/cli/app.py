@@ -1,0 +1,51 @@
+"""The Typer application and the helpers every command module shares.
+
+Command modules live beside this file as ``cmd_<name>.py``; ``memsim.cli`` imports every one of
+them, so adding a command never edits a shared file. Heavy imports go inside command functions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+import typer
+
+app = typer.Typer(
+    name="memsim",
+    help="Does this network meet its real-time deadline on this memory hierarchy?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+list_app = typer.Typer(help="List built-in hardware presets or networks.", no_args_is_help=True)
+show_app = typer.Typer(help="Show one network or hardware description.", no_args_is_help=True)
+app.add_typer(list_app, name="list")
+app.add_typer(show_app, name="show")
+
+
+def _jsonable(obj):
+    """Convert numpy scalars/arrays and non-finite floats into plain JSON values."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    return obj
+
+
+def emit_json(obj) -> None:
+    """Print exactly one JSON object on stdout (DESIGN §9)."""
+    sys.stdout.write(json.dumps(_jsonable(obj), sort_keys=False) + "\n")
+    sys.stdout.flush()

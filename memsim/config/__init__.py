@@ -1,0 +1,1 @@
+"""memsim.config — see docs/architecture.md."""

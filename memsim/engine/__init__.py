@@ -1,0 +1,1 @@
+"""memsim.engine — see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""memsim.mapping — see docs/architecture.md."""

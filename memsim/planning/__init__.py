@@ -1,0 +1,1 @@
+"""memsim.planning — see docs/architecture.md."""

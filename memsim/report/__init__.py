@@ -1,0 +1,1 @@
+"""memsim.report — see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""memsim.strategies — see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""memsim.sweep — see docs/architecture.md."""

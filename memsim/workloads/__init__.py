@@ -1,0 +1,1 @@
+"""memsim.workloads — see docs/architecture.md."""
