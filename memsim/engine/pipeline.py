@@ -1,0 +1,182 @@
+"""Layers, frames and streams as simpy processes on a ``System``.
+
+- A layer's tiles form one work queue; each of the stream's cores pulls the next tile when it
+  has a free buffer (dynamic scheduling, deterministic because simpy is). Layers are separated
+  by a barrier: a layer starts when every core finished the previous one.
+- Per core, prefetch depth ``d`` keeps up to ``d`` tiles' memory phases in flight while the
+  current tile computes (``d = 1`` is double buffering); with ``d = 0`` fetch and compute
+  alternate. The compute unit is a simpy resource, so several streams on one core interleave at
+  tile granularity.
+- A stream releases frame ``f`` at ``f·period + U(0, jitter)`` (seeded), or back to back without
+  a period; frames of one stream run in order, so a late frame delays the next (latency counts
+  from arrival).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from memsim.engine.system import System
+
+
+@dataclass
+class LayerPlan:
+    """What the engine needs of one mapped layer (built from a ``LayerMapping``)."""
+
+    name: str
+    op: str
+    macs: int
+    target: str | None
+    tiles: object  # callable returning an iterator of Tile
+    utilisation: float = 1.0
+    extra_cycles_per_tile: float = 0.0  # e.g. decompression work added by strategies
+
+
+@dataclass
+class LayerStats:
+    """Accumulated per (stream, frame, layer)."""
+
+    stream: int
+    frame: int
+    name: str
+    op: str
+    macs: int = 0
+    start_ps: int = 0
+    end_ps: int = 0
+    compute_ps_by_core: dict[int, int] = field(default_factory=dict)
+    compute_span: dict[int, list[int]] = field(default_factory=dict)
+    compute_cycles: float = 0.0
+    stall_ps_by_resource: dict[str, int] = field(default_factory=dict)
+    bytes_by_level: dict[str, float] = field(default_factory=dict)
+    hits_by_level: dict[str, int] = field(default_factory=dict)
+    dram_read_bytes: float = 0.0
+    dram_write_bytes: float = 0.0
+    tiles: int = 0
+    lines: int = 0
+    utilisation: float = 1.0
+
+
+@dataclass
+class FrameRecord:
+    """One frame of one stream."""
+
+    stream: int
+    frame: int
+    arrival_ps: int
+    start_ps: int = 0
+    end_ps: int = 0
+    deadline_ps: int | None = None
+
+
+class Runner:
+    """Runs streams of layers on a ``System``; results land in ``layers`` and ``frames``."""
+
+    def __init__(self, system: System, prefetch_depth: int, clock_hz: int):
+        self.system = system
+        self.env = system.env
+        self.depth = max(0, int(prefetch_depth))
+        self.ps_per_cycle = 1e12 / clock_hz
+        self.layers: list[LayerStats] = []
+        self.frames: list[FrameRecord] = []
+        self.events_tiles = 0
+        self.on_frame = None  # optional callback after every finished frame
+
+    # -- streams -------------------------------------------------------------------------
+    def stream(self, index: int, layers: list[LayerPlan], cores: list[int], frames: int,
+               period_ps: int | None, jitter_ps: int, deadline_ps: int | None,
+               rng: np.random.Generator, line_offset: int, done: simpy.Event):
+        """Process: run ``frames`` frames of ``layers`` on ``cores``; succeed ``done`` at the end."""
+        env = self.env
+        for f in range(frames):
+            if period_ps:
+                jitter = int(rng.uniform(0, jitter_ps)) if jitter_ps else 0
+                arrival = f * period_ps + jitter
+                if arrival > env.now:
+                    yield env.timeout(arrival - env.now)
+            else:
+                arrival = env.now
+            record = FrameRecord(index, f, arrival, env.now, deadline_ps=deadline_ps)
+            for layer in layers:
+                yield env.process(self.layer(index, f, layer, cores, line_offset))
+            record.end_ps = env.now
+            self.frames.append(record)
+            if self.on_frame is not None:
+                self.on_frame()
+        done.succeed()
+
+    # -- layers --------------------------------------------------------------------------
+    def layer(self, stream: int, frame: int, plan: LayerPlan, cores: list[int], line_offset: int):
+        """Process: all tiles of one layer across ``cores``, then a barrier."""
+        env = self.env
+        stats = LayerStats(stream, frame, plan.name, plan.op, macs=plan.macs, start_ps=env.now,
+                           utilisation=plan.utilisation)
+        work = iter(plan.tiles())
+        procs = [env.process(self._core(c, work, plan, stats, line_offset)) for c in cores]
+        yield env.all_of(procs)
+        stats.end_ps = env.now
+        self.layers.append(stats)
+
+    def _core(self, core: int, work, plan: LayerPlan, stats: LayerStats, line_offset: int):
+        """Process: one core's share of a layer, an in-order fetcher feeding the compute unit.
+
+        The fetcher moves one tile at a time (a core's load/DMA unit works in order) into one of
+        ``depth + 1`` buffers; the compute unit takes the tiles in order and frees a buffer when
+        a tile is done.
+        """
+        env = self.env
+        slots = simpy.Container(env, capacity=self.depth + 1, init=self.depth + 1)
+        ready = simpy.Store(env)
+        env.process(self._fetcher(core, work, plan, stats, line_offset, slots, ready))
+        while True:
+            waited_from = env.now
+            item = yield ready.get()
+            if item is None:
+                return
+            tile, cost = item
+            if env.now > waited_from:
+                key = cost.bottleneck()
+                stats.stall_ps_by_resource[key] = stats.stall_ps_by_resource.get(key, 0) + env.now - waited_from
+            yield from self._compute(core, tile, plan, stats)
+            yield slots.put(1)
+
+    def _fetcher(self, core, work, plan, stats, line_offset, slots, ready):
+        env, system = self.env, self.system
+        while True:
+            yield slots.get(1)
+            tile = next(work, None)
+            if tile is None:
+                yield ready.put(None)
+                return
+            lines = tile.lines if not line_offset else tile.lines + np.uint64(line_offset)
+            done, cost = system.fetch(core, lines, tile.writes, plan.target, float(tile.inner_bytes),
+                                      bool(tile.dma), getattr(tile, "mlp", None))
+            self._account_memory(stats, cost, int(tile.lines.size))
+            yield done
+            yield ready.put((tile, cost))
+
+    def _compute(self, core, tile, plan, stats):
+        env = self.env
+        cycles = float(tile.compute_cycles) + plan.extra_cycles_per_tile
+        with self.system.cores[core].request() as req:
+            yield req
+            start = env.now
+            yield env.timeout(max(0, int(round(cycles * self.ps_per_cycle))))
+        span = stats.compute_span.setdefault(core, [start, env.now])
+        span[1] = env.now
+        stats.compute_ps_by_core[core] = stats.compute_ps_by_core.get(core, 0) + env.now - start
+        stats.compute_cycles += cycles
+        stats.tiles += 1
+        self.events_tiles += 1
+
+    @staticmethod
+    def _account_memory(stats: LayerStats, cost, n_lines: int) -> None:
+        for name, nbytes in cost.bytes_by_level.items():
+            stats.bytes_by_level[name] = stats.bytes_by_level.get(name, 0.0) + nbytes
+        for name, hits in cost.hits_by_level.items():
+            stats.hits_by_level[name] = stats.hits_by_level.get(name, 0) + hits
+        stats.dram_read_bytes += cost.dram_read_bytes
+        stats.dram_write_bytes += cost.dram_write_bytes
+        stats.lines += n_lines

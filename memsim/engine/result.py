@@ -1,0 +1,122 @@
+"""The outcome of a run: a summary and pandas DataFrames, saved as Parquet (DESIGN §5).
+
+Conventions (also in docs/model.md): times in seconds (float), sizes in integer bytes.
+``energy_j`` and ``dram_bytes`` in the summary are per frame (mean over all frames of all
+streams); ``latency_s`` is the worst frame; p50/p99 are over all frames; ``slack_s`` is the
+smallest ``deadline − worst latency`` over streams with a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PS = 1e-12  # seconds per picosecond
+
+SUMMARY_KEYS = ("name", "latency_s", "latency_p50_s", "latency_p99_s", "deadline_s", "slack_s",
+                "miss_rate", "met", "energy_j", "dram_bytes", "peak_activation_bytes",
+                "compute_cycles")
+
+
+@dataclass
+class Result:
+    """A run's results: ``summary`` dict and ``layers``/``frames``/``timeline``/``memory`` frames."""
+
+    summary: dict
+    layers: pd.DataFrame
+    frames: pd.DataFrame
+    timeline: pd.DataFrame
+    memory: pd.DataFrame
+    scenario: object = None
+    resolved_config: dict = field(default_factory=dict)
+
+    def worst_frame_layers(self) -> pd.DataFrame:
+        """Per-layer rows of the slowest frame (the one behind ``latency_s``)."""
+        if self.frames.empty:
+            return self.layers.iloc[0:0]
+        worst = self.frames.loc[self.frames["latency_s"].idxmax()]
+        mask = (self.layers["stream"] == worst["stream"]) & (self.layers["frame"] == worst["frame"])
+        return self.layers[mask]
+
+    def to_json(self) -> dict:
+        """The ``memsim run --json`` object (DESIGN §9)."""
+        out = {k: self.summary.get(k) for k in SUMMARY_KEYS}
+        out["results_dir"] = self.summary.get("results_dir")
+        rows = []
+        for _, r in self.worst_frame_layers().iterrows():
+            rows.append({"name": r["name"], "op": r["op"], "start_s": float(r["start_s"]),
+                         "end_s": float(r["end_s"]), "compute_s": float(r["compute_s"]),
+                         "stall_s": float(r["stall_s"]), "dram_bytes": int(r["dram_bytes"]),
+                         "bound": r["bound"]})
+        out["layers"] = rows
+        return out
+
+    def save(self, directory: str | Path) -> Path:
+        """Write Parquet tables, ``summary.json`` and ``scenario.resolved.yaml`` atomically."""
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        try:
+            for name in ("layers", "frames", "timeline", "memory"):
+                getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
+            summary = dict(self.summary, results_dir=str(directory))
+            (tmp / "summary.json").write_text(json.dumps(_plain(summary), indent=2))
+            if self.resolved_config:
+                from ruamel.yaml import YAML
+
+                yaml = YAML()
+                yaml.default_flow_style = False
+                with open(tmp / "scenario.resolved.yaml", "w") as fh:
+                    yaml.dump(_plain(self.resolved_config), fh)
+            if directory.exists():
+                shutil.rmtree(directory)
+            os.replace(tmp, directory)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.summary["results_dir"] = str(directory)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "Result":
+        """Read a directory written by ``save``."""
+        directory = Path(directory)
+        tables = {name: pd.read_parquet(directory / f"{name}.parquet")
+                  for name in ("layers", "frames", "timeline", "memory")}
+        summary = json.loads((directory / "summary.json").read_text())
+        resolved = {}
+        path = directory / "scenario.resolved.yaml"
+        if path.exists():
+            from ruamel.yaml import YAML
+
+            resolved = YAML(typ="safe").load(path.read_text()) or {}
+        return cls(summary=summary, resolved_config=resolved, **tables)
+
+
+def _plain(obj):
+    """JSON/YAML-safe plain Python values (numpy scalars, tuples, paths)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def percentile(values, q: float) -> float | None:
+    """The q-th percentile (linear interpolation) or None for no values."""
+    if len(values) == 0:
+        return None
+    return float(np.percentile(np.asarray(values, dtype=float), q))

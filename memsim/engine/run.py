@@ -1,0 +1,151 @@
+"""``simulate(scenario) -> Result``: the whole pipeline for one scenario.
+
+config → workload graph (batch-norm folded) → memory plan → mapping → simpy run → Result.
+Every stream gets its own address space (streams are separate processes; they share caches and
+links but not data). Randomness (frame jitter, background bursts, random replacement) comes from
+generators spawned from the scenario's seed, so a run is reproducible on any executor.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import simpy
+
+from memsim.engine.collect import build_result
+from memsim.engine.feasibility import check_feasible
+from memsim.engine.pipeline import LayerPlan, Runner
+from memsim.engine.system import System
+from memsim.engine.traffic import background_process, refresh_process
+
+# Streams live 2^34 lines (1 TiB at 64 B lines) apart, so they never alias in the caches.
+STREAM_LINE_STRIDE = 1 << 34
+# Tile line arrays kept between frames (re-generating a layer's tiles every frame is wasted
+# work); layers beyond this budget are regenerated each frame.
+TILE_MEMO_BUDGET_BYTES = 768 << 20
+# Stream fields passed to the network builder when set.
+NETWORK_PARAMS = ("seq_len", "phase", "context", "resolution")
+
+
+class TileMemo:
+    """Remembers tiles of layers across frames within a byte budget shared by all layers."""
+
+    def __init__(self, budget_bytes: int = TILE_MEMO_BUDGET_BYTES):
+        self.budget = budget_bytes
+        self.used = 0
+        self._stored: dict[int, list] = {}
+
+    def tiles(self, key: int, mapping):
+        """A zero-argument callable yielding ``mapping``'s tiles, memoised when they fit."""
+        def generate():
+            stored = self._stored.get(key)
+            if stored is not None:
+                yield from stored
+                return
+            kept, size, overflow = [], 0, False
+            for tile in mapping.tiles():
+                if not overflow:
+                    size += tile.lines.nbytes + (tile.writes.nbytes if tile.writes is not None else 0)
+                    if self.used + size > self.budget:
+                        overflow, kept = True, []
+                    else:
+                        kept.append(tile)
+                yield tile
+            if not overflow:
+                self._stored[key] = kept
+                self.used += size
+        return generate
+
+
+def prepare_stream(stream, hw, strategies, seed: int):
+    """Graph, memory plan and layer plans of one stream."""
+    from memsim.mapping import map_graph
+    from memsim.planning import plan_graph
+    from memsim.strategies import tensor_bytes_hook
+    from memsim.workloads import load_network
+
+    params = {k: getattr(stream, k, None) for k in NETWORK_PARAMS}
+    params = {k: v for k, v in params.items() if v is not None}
+    graph = load_network(stream.network, batch=stream.batch, dtype=stream.dtype, **params)
+    graph = graph.fold_batchnorm()
+    hook = tensor_bytes_hook(strategies)
+    plan = plan_graph(graph, algorithm=strategies.reuse.planner,
+                      alignment=strategies.reuse.alignment_bytes, tensor_bytes=hook)
+    mappings = map_graph(graph, hw, plan, strategies)
+    return graph, plan, mappings
+
+
+def simulate(scenario, *, progress=None):
+    """Run a scenario (a ``Scenario`` or a path to one) and return its ``Result``.
+
+    ``progress``, if given, is called as ``progress(done_frames, total_frames)``.
+    """
+    from memsim.cache import Hierarchy
+    from memsim.config import load_scenario
+
+    if isinstance(scenario, (str, Path)):
+        scenario = load_scenario(scenario)
+    hw = scenario.hardware
+    strategies = scenario.strategies
+    seeds = np.random.SeedSequence(scenario.seed).spawn(3 + len(scenario.streams))
+    prepared = [prepare_stream(s, hw, strategies, scenario.seed) for s in scenario.streams]
+    check_feasible(scenario, [(g, p) for g, p, _ in prepared])
+
+    env = simpy.Environment()
+    cache_seed = int(seeds[0].generate_state(1)[0])
+    hierarchy = Hierarchy.from_hardware(hw, seed=cache_seed) if hw.memory.cache_levels() else None
+    system = System(env, hw, hierarchy, hw.compute.cores)
+    runner = Runner(system, strategies.prefetch.depth, hw.compute.clock_hz)
+    memo = TileMemo()
+    total_frames = sum(s.frames for s in scenario.streams)
+    stop = env.event()
+    dones = []
+    for index, (stream, (graph, plan, mappings)) in enumerate(zip(scenario.streams, prepared)):
+        layers = [LayerPlan(name=m.op.name, op=m.op.kind, macs=int(m.macs), target=m.target_level,
+                            tiles=memo.tiles(id(m), m), utilisation=float(m.utilisation),
+                            extra_cycles_per_tile=float(getattr(m, "extra_cycles_per_tile", 0.0)))
+                  for m in mappings]
+        cores = list(stream.cores) if stream.cores else list(range(hw.compute.cores))
+        done = env.event()
+        dones.append(done)
+        rng = np.random.default_rng(seeds[3 + index])
+        env.process(runner.stream(index, layers, cores, stream.frames, stream.period_ps,
+                                  stream.jitter_ps or 0, stream.deadline_ps, rng,
+                                  index * STREAM_LINE_STRIDE, done))
+    _start_dram_users(env, system, scenario, np.random.default_rng(seeds[1]), stop)
+    if progress is not None:
+        runner.on_frame = lambda: progress(len(runner.frames), total_frames)
+    all_done = env.all_of(dones)
+    env.run(until=all_done)
+    stop.succeed()
+    background_bytes = sum(c.get("bytes", 0) for c in system.background_counters)
+    extra = {"background_bytes": int(background_bytes), "events": int(runner.events_tiles),
+             "fits_in_memory": True, "hardware": hw.name}
+    dtypes = {i: s.dtype for i, s in enumerate(scenario.streams)}
+    resolved = _resolved(scenario)
+    return build_result(scenario.name, runner, hw, [(p, g) for g, p, _ in prepared], dtypes,
+                        scenario=scenario, resolved=resolved, extra_summary=extra)
+
+
+def _start_dram_users(env, system, scenario, rng, stop) -> None:
+    dram = scenario.hardware.memory.dram
+    system.background_counters = []
+    refresh = getattr(dram, "refresh", None)
+    if refresh is not None:
+        n = len(system.dram_links)
+        for c, link in enumerate(system.dram_links):
+            phase = refresh.interval_ps * c // n
+            env.process(refresh_process(env, link, refresh.interval_ps, refresh.blocked_ps, phase, stop))
+    for bg in scenario.background:
+        counter = {}
+        system.background_counters.append(counter)
+        env.process(background_process(env, system.dram, bg.bandwidth_bytes_per_s, bg.burst_bytes,
+                                       bg.pattern, rng, stop, counter))
+
+
+def _resolved(scenario) -> dict:
+    try:
+        return scenario.model_dump(by_alias=True, mode="json")
+    except Exception:  # noqa: BLE001 - a resolved copy is a convenience, never a failure
+        return {}

@@ -1,0 +1,193 @@
+"""The simulated machine: ports per memory level, DRAM channels, cores and the cache kernel.
+
+A tile's memory phase ("fetch") works in bulk, never one event per line:
+
+1. the cache kernel says, for the tile's line array, how many lines each cache level served,
+   how many went to DRAM, and which dirty lines were written back where;
+2. those counts become one transfer per involved link: a level's port carries every line that
+   reached the level (hits and the misses it forwarded and filled) plus the write-backs into it;
+   DRAM carries line reads and write-backs; the tile's target level also carries the tile's
+   analytic inner traffic (reuse inside the tile between the target and the core);
+3. latency is exposed per Little's law: ``n`` lines served from a level with load-to-use latency
+   ``t`` through ``m`` outstanding requests cost at least ``ceil(n/m)·t`` (Little, 1961; the
+   memory-level-parallelism bound of Chou, Fahs & Abraham, ISCA 2004). The per-level floors add
+   up (a conservative assumption: misses to different levels are not overlapped).
+
+The memory phase ends when every transfer and the latency floor are done; the last one to finish
+is the tile's bottleneck, and the compute unit's wait is charged to it as stall.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from memsim.engine.links import LinkGroup, SharedLink
+
+# Outstanding requests per cache level when a preset gives no `mshrs` (the DESIGN §3 example
+# value; Cortex-A76 L1D tracks 20 outstanding misses, Arm TRM 100798 §A6).
+DEFAULT_CACHE_MSHRS = 16
+# Outstanding DRAM requests of a DMA engine feeding a scratchpad (estimate: typical NPU DMA
+# queues hold 32-128 bursts).
+DEFAULT_DMA_OUTSTANDING = 64
+
+
+@dataclass
+class TileCost:
+    """What one tile's memory phase moved and where it waited (filled by ``System.fetch``)."""
+
+    bytes_by_level: dict[str, float] = field(default_factory=dict)
+    hits_by_level: dict[str, int] = field(default_factory=dict)
+    dram_read_bytes: float = 0.0
+    dram_write_bytes: float = 0.0
+    latency_ps: int = 0
+    finished_at: dict[str, float] = field(default_factory=dict)
+
+    def bottleneck(self) -> str:
+        """The resource that finished last ('latency:<level>' for a latency floor)."""
+        if not self.finished_at:
+            return "none"
+        return max(self.finished_at.items(), key=lambda kv: kv[1])[0]
+
+
+class System:
+    """Links, cores and caches of one hardware description inside a simpy environment.
+
+    ``hierarchy`` is a ``memsim.cache.Hierarchy`` (or None when the hardware has no caches).
+    ``address_offsets`` are not applied here: callers pass line indices already offset.
+    """
+
+    def __init__(self, env: simpy.Environment, hw, hierarchy, cores: int):
+        self.env = env
+        self.hw = hw
+        self.hierarchy = hierarchy
+        self.n_cores = cores
+        self.line_bytes = hw.memory.line_bytes
+        self.levels = list(hw.memory.levels)
+        self.cache_names = [lvl.name for lvl in self.levels if lvl.kind == "cache"]
+        self.ports: dict[str, list[SharedLink]] = {}
+        for lvl in self.levels:
+            if lvl.scope == "shared":
+                link = SharedLink(env, lvl.bandwidth_bytes_per_s, f"{lvl.name}")
+                self.ports[lvl.name] = [link] * cores
+            else:
+                self.ports[lvl.name] = [SharedLink(env, lvl.bandwidth_bytes_per_s, f"{lvl.name}/core{c}")
+                                        for c in range(cores)]
+        dram = hw.memory.dram
+        per_channel = dram.bandwidth_bytes_per_s / dram.channels
+        self.dram_links = [SharedLink(env, per_channel, f"dram/ch{c}") for c in range(dram.channels)]
+        self.dram = LinkGroup(self.dram_links, "dram")
+        self.cores = [simpy.Resource(env, capacity=1) for _ in range(cores)]
+        self._latency = {lvl.name: lvl.latency_ps for lvl in self.levels}
+        self._explicit_mshrs = {lvl.name: lvl.mshrs for lvl in self.levels}
+        self._mshrs = {lvl.name: (lvl.mshrs or DEFAULT_CACHE_MSHRS) for lvl in self.levels}
+        caches = [lvl for lvl in self.levels if lvl.kind == "cache"]
+        self._dram_mshrs = (caches[-1].mshrs or DEFAULT_CACHE_MSHRS) if caches else DEFAULT_DMA_OUTSTANDING
+
+    def port_bandwidth(self, level: str) -> float:
+        """Bandwidth of one port of ``level`` in bytes/s."""
+        return self.ports[level][0].bandwidth_bytes_per_s
+
+    def _counts(self, core: int, lines: np.ndarray, writes: np.ndarray):
+        """Per cache level (hits, accesses) and DRAM (reads, writes) in lines."""
+        if self.hierarchy is not None and self.cache_names:
+            counts = self.hierarchy.access(core, lines, writes)
+            n = len(self.cache_names)
+            hits = counts[:n, 2]
+            accesses = counts[:n, 0] + counts[:n, 1]
+            return hits, accesses, int(counts[n, 0]), int(counts[n, 1])
+        n_writes = int(np.count_nonzero(writes)) if writes is not None else 0
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), int(lines.size) - n_writes, n_writes
+
+    def fetch(self, core: int, lines: np.ndarray, writes: np.ndarray | None, target: str | None,
+              inner_bytes: float, dma: bool, mlp: int | None = None) -> tuple[simpy.Event, TileCost]:
+        """Start a tile's memory phase on ``core``; returns (done event, cost record).
+
+        The phase lasts ``max(t0 + transfers, floor)``: data starts to flow after the latency
+        ``t0`` of the deepest level the tile reaches, then the transfers share their links;
+        ``floor`` is the Little's-law bound. A DRAM-bound stream thus takes
+        ``latency + bytes/bandwidth`` and an MLP-bound one ``ceil(n/m)·latency``.
+        """
+        env = self.env
+        cost = TileCost()
+        hits, accesses, dram_reads, dram_writes = self._counts(core, lines, writes)
+        line = self.line_bytes
+        transfers: list[tuple[str, object, float]] = []
+        for j, name in enumerate(self.cache_names):
+            nbytes = float(accesses[j]) * line
+            if name == target:
+                nbytes += inner_bytes
+            cost.bytes_by_level[name] = nbytes
+            cost.hits_by_level[name] = int(hits[j])
+            if nbytes > 0:
+                transfers.append((name, self.ports[name][core], nbytes))
+        if target is not None and target not in self.cache_names:
+            # A scratchpad: the DMA fills it with the tile's lines; the core reads it inner_bytes.
+            nbytes = float(lines.size) * line + inner_bytes
+            cost.bytes_by_level[target] = nbytes
+            if nbytes > 0:
+                transfers.append((target, self.ports[target][core], nbytes))
+        cost.dram_read_bytes = float(dram_reads) * line
+        cost.dram_write_bytes = float(dram_writes) * line
+        if dram_reads or dram_writes:
+            transfers.append(("dram", self.dram, cost.dram_read_bytes + cost.dram_write_bytes))
+        floor, worst = self._latency_floor(hits, dram_reads, mlp, dma, target)
+        cost.latency_ps = floor
+        first = self._first_latency(hits, dram_reads)
+        parts = []
+        if transfers:
+            parts.append(env.process(self._move(transfers, first, cost)))
+        if floor > 0:
+            timer = env.timeout(floor)
+            timer.callbacks.append(lambda _e: cost.finished_at.__setitem__(f"latency:{worst}", env.now))
+            parts.append(timer)
+        done = env.all_of(parts) if parts else env.timeout(0)
+        return done, cost
+
+    def _move(self, transfers, first_latency: int, cost: TileCost):
+        env = self.env
+        if first_latency:
+            yield env.timeout(first_latency)
+        events = []
+        for name, link, nbytes in transfers:
+            event = link.transfer(nbytes)
+            event.callbacks.append(lambda _e, n=name: cost.finished_at.__setitem__(n, env.now))
+            events.append(event)
+        yield env.all_of(events)
+
+    def _first_latency(self, hits, dram_reads: int) -> int:
+        """Latency of the deepest level that serves any of the tile's reads."""
+        if dram_reads:
+            return int(self.hw.memory.dram.latency_ps)
+        for j in range(len(self.cache_names) - 1, -1, -1):
+            if hits[j]:
+                return int(self._latency[self.cache_names[j]])
+        return 0
+
+    def _latency_floor(self, hits, dram_reads: int, mlp: int | None, dma: bool,
+                       target: str | None) -> tuple[int, str]:
+        """Little's-law floor ``Σ ceil(n/m)·t`` over levels, and the level contributing most."""
+        total, worst, worst_ps = 0, "dram", -1
+        for j, name in enumerate(self.cache_names):
+            n = int(hits[j])
+            if n:
+                m = self._mshrs[name] if mlp is None else max(1, min(self._mshrs[name], mlp))
+                part = math.ceil(n / m) * self._latency[name]
+                total += part
+                if part > worst_ps:
+                    worst, worst_ps = name, part
+        if dram_reads:
+            if dma and not self.cache_names:
+                m = self._explicit_mshrs.get(target) or DEFAULT_DMA_OUTSTANDING
+            else:
+                m = self._dram_mshrs
+            if mlp is not None and not dma:
+                m = max(1, min(m, mlp))
+            part = math.ceil(dram_reads / m) * self.hw.memory.dram.latency_ps
+            total += part
+            if part > worst_ps:
+                worst = "dram"
+        return int(total), worst

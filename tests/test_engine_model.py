@@ -1,0 +1,153 @@
+"""The engine's timing model against closed forms, with hand-made tiles (no mapping involved).
+
+Each expected value is computed from the hardware numbers alone: bytes/bandwidth + latency for a
+DRAM-bound stream, m·line/latency for an MLP-bound one, MACs/peak for compute, twice the time for
+two streams sharing one link, and a throughput loss of blocked/interval under refresh.
+"""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import simpy
+
+from memsim.config import load_hardware
+from memsim.engine.pipeline import LayerPlan, Runner
+from memsim.engine.system import System
+
+LINE = 64
+
+
+def write_hw(tmp_path, text, name="hw.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return load_hardware(path)
+
+
+DRAM_ONLY = """
+name: dram-only
+compute: {{cores: {cores}, clock: 1 GHz, kind: simd, macs_per_cycle: {{int8: 16, fp32: 4}}}}
+memory:
+  levels:
+    - {{name: SPM, kind: scratchpad, size: 1 MiB, latency: 1 cycles, bandwidth: 1024 B/cycle, scope: core{mshrs}}}
+  dram: {{name: test-dram, bandwidth: 10 GB/s, latency: 100 ns, channels: 1{refresh}}}
+"""
+
+CACHED = """
+name: cached
+compute: {cores: 1, clock: 1 GHz, kind: simd, macs_per_cycle: {int8: 16}}
+memory:
+  levels:
+    - {name: L1, kind: cache, size: 32 KiB, line: 64 B, ways: 8, latency: 4 cycles, bandwidth: 64 B/cycle, scope: core, mshrs: 8}
+  dram: {name: test-dram, bandwidth: 100 GB/s, latency: 100 ns, channels: 1}
+"""
+
+
+def dram_only(tmp_path, cores=1, mshrs=None, refresh=""):
+    extra = f", mshrs: {mshrs}" if mshrs else ""
+    return write_hw(tmp_path, DRAM_ONLY.format(cores=cores, mshrs=extra, refresh=refresh))
+
+
+def tile(first_line, n, cycles=0, writes=False, dma=True):
+    lines = np.arange(first_line, first_line + n, dtype=np.uint64)
+    return SimpleNamespace(lines=lines, writes=np.full(n, writes), compute_cycles=cycles,
+                           inner_bytes=0, dma=dma, macs=0)
+
+
+def run_layers(hw, tiles_per_stream, depth=1, hierarchy=None, cores_per_stream=None):
+    """Run one frame per stream, each a single layer of the given tiles; return (env, runner)."""
+    env = simpy.Environment()
+    system = System(env, hw, hierarchy, hw.compute.cores)
+    runner = Runner(system, depth, hw.compute.clock_hz)
+    dones = []
+    for i, tiles in enumerate(tiles_per_stream):
+        plan = LayerPlan(name=f"layer{i}", op="elementwise", macs=0,
+                         target=hw.memory.levels[0].name, tiles=lambda t=tiles: iter(t))
+        done = env.event()
+        dones.append(done)
+        cores = (cores_per_stream or [[0]] * len(tiles_per_stream))[i]
+        env.process(runner.stream(i, [plan], cores, 1, None, 0, None,
+                                  np.random.default_rng(i), i << 30, done))
+    env.run(until=env.all_of(dones))
+    return env, runner
+
+
+def test_dram_bound_stream_takes_bytes_over_bandwidth_plus_latency(tmp_path):
+    hw = dram_only(tmp_path, mshrs=100_000)
+    n = 200_000  # 12.8 MB
+    env, _ = run_layers(hw, [[tile(0, n)]])
+    expected = n * LINE / 10e9 * 1e12 + 100_000  # ps
+    assert env.now == pytest.approx(expected, rel=0.01)
+
+
+def test_mlp_limited_stream_reaches_m_lines_per_latency(tmp_path):
+    m = 4
+    hw = dram_only(tmp_path, mshrs=m)
+    n = 40_000
+    env, _ = run_layers(hw, [[tile(0, n)]])
+    throughput = n * LINE / (env.now * 1e-12)
+    assert throughput == pytest.approx(m * LINE / 100e-9, rel=0.02)
+
+
+def test_two_streams_sharing_dram_each_take_twice_as_long(tmp_path):
+    hw = dram_only(tmp_path, cores=2, mshrs=100_000)
+    n = 200_000
+    env1, r1 = run_layers(hw, [[tile(0, n)]])
+    single = r1.frames[0].end_ps
+    env2, r2 = run_layers(hw, [[tile(0, n)], [tile(0, n)]], cores_per_stream=[[0], [1]])
+    for fr in r2.frames:
+        assert fr.end_ps == pytest.approx(2 * single, rel=0.01)
+
+
+def test_compute_bound_tile_takes_its_cycles(tmp_path):
+    hw = dram_only(tmp_path)
+    cycles = 5_000_000
+    env, runner = run_layers(hw, [[tile(0, 10, cycles=cycles)]])
+    assert env.now == pytest.approx(cycles * 1000 + 0, rel=0.001)  # 1 GHz: 1000 ps per cycle
+    assert runner.layers[0].compute_ps_by_core[0] == cycles * 1000
+
+
+def test_prefetch_overlaps_transfers_with_compute(tmp_path):
+    hw = dram_only(tmp_path, mshrs=100_000)
+    # Each tile: 10,000 lines = 64 us of DRAM plus 100 ns latency; 64,000 cycles = 64 us compute.
+    tiles = [tile(i * 10_000, 10_000, cycles=64_000) for i in range(8)]
+    serial_env, _ = run_layers(hw, [tiles], depth=0)
+    overlap_env, _ = run_layers(hw, [tiles], depth=1)
+    t_mem, t_cmp = 10_000 * LINE / 10e9 * 1e12 + 100_000, 64_000 * 1000
+    assert serial_env.now == pytest.approx(8 * (t_mem + t_cmp), rel=0.001)
+    assert overlap_env.now == pytest.approx(8 * max(t_mem, t_cmp) + min(t_mem, t_cmp), rel=0.001)
+
+
+def test_refresh_lowers_dram_throughput_by_blocked_over_interval(tmp_path):
+    from memsim.engine.traffic import refresh_process
+
+    hw = dram_only(tmp_path, mshrs=100_000, refresh=", refresh: {interval: 3.9 us, blocked: 350 ns}")
+    env = simpy.Environment()
+    system = System(env, hw, None, 1)
+    stop = env.event()
+    r = hw.memory.dram.refresh
+    env.process(refresh_process(env, system.dram_links[0], r.interval_ps, r.blocked_ps, 0, stop))
+    nbytes = 20_000_000
+
+    def proc():
+        yield system.dram.transfer(nbytes)
+        stop.succeed()
+
+    env.process(proc())
+    env.run()
+    assert nbytes / (env.now * 1e-12) == pytest.approx(10e9 * (1 - 350 / 3900), rel=0.01)
+
+
+def test_cache_hits_cost_l1_and_misses_cost_dram(tmp_path):
+    from memsim.cache import Hierarchy
+
+    hw = write_hw(tmp_path, CACHED)
+    hierarchy = Hierarchy.from_hardware(hw)
+    n = 256  # 16 KiB: fits the 32 KiB L1
+    first = tile(0, n, dma=False)
+    again = tile(0, n, dma=False)
+    env, runner = run_layers(hw, [[first, again]], depth=0, hierarchy=hierarchy)
+    st = runner.layers[0]
+    assert st.dram_read_bytes == n * LINE          # first pass misses everything once
+    assert st.hits_by_level["L1"] == n             # second pass hits everything
+    assert st.bytes_by_level["L1"] == 2 * n * LINE  # both passes cross the L1 port
