@@ -1,0 +1,103 @@
+"""``memsim trace NETWORK --hardware HW.yaml``: a layer's (or the network's) line trace as .npz."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from memsim.cli.app import app, emit_json
+
+
+def _address_map(graph, alignment=64):
+    """The planner's memory plan when available, else one aligned region per tensor."""
+    try:
+        from memsim.planning import plan_graph  # type: ignore[attr-defined]
+    except ImportError:
+        plan_graph = None
+    if plan_graph is not None:
+        return plan_graph(graph, alignment=alignment)
+    from memsim.mapping.addresses import SimpleAddressMap
+
+    return SimpleAddressMap(graph, alignment=alignment)
+
+
+@app.command()
+def trace(
+    network: str = typer.Argument(..., help="zoo name or .onnx / SCALE-Sim .csv / layer .yaml"),
+    hardware: Path = typer.Option(..., "--hardware", help="hardware YAML"),
+    layer: Optional[str] = typer.Option(None, "--layer", help="only this op (default: all)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="write addr/write arrays to this .npz"),
+    batch: int = typer.Option(1, "--batch"),
+    dtype: str = typer.Option("int8", "--dtype"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Generate the tile line trace (``memsim replay`` format: ``addr`` uint64 byte addresses of
+    lines, ``write`` bool) and print per-layer mapping figures."""
+    import os
+    import tempfile
+
+    import numpy as np
+
+    from memsim.config import load_hardware
+    from memsim.errors import InputError
+    from memsim.mapping import map_op
+    from memsim.workloads import load_network
+
+    hw = load_hardware(hardware)
+    graph = load_network(network, batch=batch, dtype=dtype).fold_batchnorm()  # as inference
+    ops = [o for o in graph.ops if o.loops is not None]
+    if layer is not None:
+        ops = [o for o in ops if o.name == layer]
+        if not ops:
+            names = ", ".join(o.name for o in graph.ops[:8])
+            raise InputError(f"no layer with loops called {layer!r} (first layers: {names}, ...)",
+                             field="--layer")
+    amap = _address_map(graph)
+    line = hw.memory.line_bytes
+    addrs, writes, rows = [], [], []
+    for op in ops:
+        m = map_op(graph, op, hw, amap.address)
+        n_lines = n_tiles = 0
+        for t in m.tiles():
+            n_tiles += 1
+            n_lines += t.lines.size
+            if out is not None:
+                addrs.append(t.lines * np.uint64(line))
+                writes.append(t.writes)
+        rows.append({"name": op.name, "op": op.kind, "target_level": m.target_level,
+                     "dataflow": m.dataflow, "tile": m.tile, "tiles": n_tiles, "lines": n_lines,
+                     "macs": op.macs, "compute_cycles": m.compute_cycles,
+                     "utilisation": m.utilisation, "analytic_bytes": m.analytic_bytes})
+    if out is not None:
+        addr = np.concatenate(addrs) if addrs else np.empty(0, np.uint64)
+        wr = np.concatenate(writes) if writes else np.empty(0, bool)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=out.parent)
+        os.close(fd)
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, addr=addr.astype(np.uint64), write=wr.astype(bool))
+            os.replace(tmp, out)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    summary = {"network": graph.name, "hardware": hw.name, "line_bytes": line,
+               "lines": sum(r["lines"] for r in rows), "tiles": sum(r["tiles"] for r in rows),
+               "out": str(out) if out is not None else None, "layers": rows}
+    if as_json:
+        emit_json(summary)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{graph.name} on {hw.name}: {summary['tiles']:,} tiles, "
+                        f"{summary['lines']:,} lines of {line} B")
+    for col in ("layer", "op", "level", "dataflow", "tiles", "lines", "cycles", "util"):
+        table.add_column(col, justify="left" if col in ("layer", "op", "level") else "right")
+    for r in rows:
+        table.add_row(r["name"], r["op"], str(r["target_level"]), r["dataflow"],
+                      f"{r['tiles']:,}", f"{r['lines']:,}", f"{r['compute_cycles']:,.0f}",
+                      f"{r['utilisation']:.2f}")
+    Console().print(table)

@@ -1,0 +1,229 @@
+"""Loop orders per dataflow, the analytic traffic model, and the tile-size search.
+
+Traffic model (compulsory plus re-fetch by loop order). Tiles are visited in a loop order (outer
+to inner over the tiled dims). An operand's tile stays resident in the target level while only
+dims it does not depend on change *inside* its innermost relevant tiled dim; it is fetched again
+whenever a relevant dim changes, and once per iteration of every irrelevant tiled dim outside
+that innermost relevant dim. So an operand moves ``mult · Σ_tiles |footprint|`` elements with
+``mult = Π n_d`` over those outer irrelevant dims (the usual stationarity argument, e.g. Sze et
+al., "Efficient Processing of Deep Neural Networks", 2020, ch. 5). Outputs are written at every
+visit and read back (partial sums) on every visit but the first; an ``rw`` output is read on every
+visit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from memsim.mapping.loops import (
+    DimClasses,
+    access_tile_sum,
+    approx_footprint,
+    classify_dims,
+)
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One access of an op with its tensor's shape and bits per element.
+
+    ``role``: ``input`` | ``weight`` | ``output``; ``base``: byte address of the tensor.
+    """
+
+    tensor: str
+    access: object
+    shape: tuple[int, ...]
+    bits: float
+    role: str
+    base: int = 0
+
+    @property
+    def dims(self) -> frozenset:
+        """Loop dims this operand's index depends on."""
+        return frozenset(d for ax in self.access.index for d in ax.dims)
+
+
+def loop_orders(cls: DimClasses, dataflow: str) -> list[tuple[str, ...]]:
+    """Candidate loop orders (outer → inner) for a dataflow.
+
+    ``ws``: weights stationary, pixels innermost; ``os``: outputs stationary, reductions innermost
+    (pixel/filter order free: both candidates); ``is``: inputs stationary, filters innermost.
+    """
+    g, f, p, r = cls.group, cls.filter, cls.pixel, cls.reduction
+    if dataflow == "ws":
+        return [g + f + r + p]
+    if dataflow == "os":
+        return [g + f + p + r, g + p + f + r]
+    if dataflow == "is":
+        return [g + p + r + f]
+    raise ValueError(f"dataflow must be ws, os or is (got {dataflow!r})")
+
+
+def n_tiles_of(dims: dict, tile: dict) -> dict:
+    """Tiles per dim: ``ceil(D / t)``."""
+    return {d: -(-dims[d] // tile[d]) for d in dims}
+
+
+def fetch_multiplier(op_dims: frozenset, order: tuple, ntiles: dict) -> int:
+    """How often an operand's distinct tiles are each fetched under ``order`` (see module doc)."""
+    tiled = [d for d in order if ntiles[d] > 1]
+    rel_pos = [i for i, d in enumerate(tiled) if d in op_dims]
+    if not rel_pos:
+        return 1
+    return math.prod(ntiles[d] for d in tiled[: rel_pos[-1]] if d not in op_dims)
+
+
+def distinct_tiles(op_dims: frozenset, ntiles: dict) -> int:
+    """Distinct footprints of an operand: product of tile counts of its dims."""
+    return math.prod(ntiles[d] for d in op_dims)
+
+
+@dataclass(frozen=True)
+class OperandTraffic:
+    """Analytic elements and bytes an operand moves between the target level and below."""
+
+    tensor: str
+    role: str
+    read_elements: int
+    write_elements: int
+    bits: float
+
+    @property
+    def bytes(self) -> int:
+        """Read plus write bytes (rounded up to whole bytes)."""
+        return math.ceil((self.read_elements + self.write_elements) * self.bits / 8)
+
+
+def analytic_traffic(operands, dims: dict, tile: dict, order: tuple, exact: bool = True
+                     ) -> list[OperandTraffic]:
+    """Per operand, the elements read/written between the target level and the level below.
+
+    ``exact`` sums real (edge-clipped, padding-excluded) footprints per axis; otherwise a fast
+    span estimate (the search's cost function).
+    """
+    nt = n_tiles_of(dims, tile)
+    out = []
+    for o in operands:
+        mult = fetch_multiplier(o.dims, order, nt)
+        if exact:
+            s = access_tile_sum(o.access, o.shape, dims, tile)
+        else:
+            s = approx_footprint(o.access, o.shape, tile) * distinct_tiles(o.dims, nt)
+        if o.role == "output":
+            reads = mult * s if o.access.mode == "rw" else (mult - 1) * s
+            out.append(OperandTraffic(o.tensor, o.role, reads, mult * s, o.bits))
+        else:
+            out.append(OperandTraffic(o.tensor, o.role, mult * s, 0, o.bits))
+    return out
+
+
+def working_set_bytes(operands, tile: dict) -> int:
+    """Bytes one tile keeps resident: every operand's full-tile footprint (span estimate)."""
+    return sum(math.ceil(approx_footprint(o.access, o.shape, tile) * o.bits / 8) for o in operands)
+
+
+def _cost(operands, dims, tile, order):
+    return sum(t.bytes for t in analytic_traffic(operands, dims, tile, order, exact=False))
+
+
+def _shrink(t: int, u: int) -> int:
+    """Next smaller candidate tile: half, kept a multiple of the unroll ``u``; a tile never
+    drops below ``u`` (it stays ``t`` when it cannot shrink)."""
+    if u > 1:
+        if t <= u:
+            return t
+        h = -(-(-(-t // 2)) // u) * u
+        return h if h < t else max(u, t - u)
+    return max(1, -(-t // 2))
+
+
+def search_tile(operands, dims: dict, order: tuple, capacity_bytes: int, cores: int = 1,
+                unroll: dict | None = None, parallel_dims: tuple = ()) -> dict:
+    """Tile sizes minimising analytic traffic with the working set within ``capacity_bytes``.
+
+    Greedy descent from the whole layer: while the tile does not fit, halve the dim whose halving
+    costs least traffic; then split ``parallel_dims`` until there are at least ``cores`` tiles
+    (where the layer allows); then try doubling each dim back while it fits and lowers traffic.
+    Unrolled dims keep tiles that are multiples of their unroll factor (or the whole extent).
+    """
+    unroll = unroll or {}
+    tile = dict(dims)
+
+    def fits(t):
+        return working_set_bytes(operands, t) <= capacity_bytes
+
+    while not fits(tile):
+        best = None
+        for d in dims:
+            if _shrink(tile[d], unroll.get(d, 1)) >= tile[d]:
+                continue
+            cand = dict(tile)
+            cand[d] = _shrink(tile[d], unroll.get(d, 1))
+            key = (_cost(operands, dims, cand, order), math.prod(n_tiles_of(dims, cand).values()))
+            if best is None or key < best[0]:
+                best = (key, cand)
+        if best is None:
+            break  # every dim is 1: the smallest possible tile
+        tile = best[1]
+
+    def count(t):
+        return math.prod(n_tiles_of(dims, t).values())
+
+    while count(tile) < cores:
+        best = None
+        for d in parallel_dims:
+            if _shrink(tile[d], unroll.get(d, 1)) >= tile[d]:
+                continue
+            cand = dict(tile)
+            cand[d] = _shrink(tile[d], unroll.get(d, 1))
+            key = _cost(operands, dims, cand, order)
+            if best is None or key < best[0]:
+                best = (key, cand)
+        if best is None:
+            break
+        tile = best[1]
+
+    improved = True
+    while improved:
+        improved = False
+        base = _cost(operands, dims, tile, order)
+        for d in dims:
+            if tile[d] >= dims[d]:
+                continue
+            cand = dict(tile)
+            cand[d] = min(dims[d], tile[d] * 2)
+            # accept growth that lowers traffic, or keeps it and cuts the tile count
+            if fits(cand) and count(cand) >= min(cores, count(tile)) and \
+                    _cost(operands, dims, cand, order) <= base:
+                tile, improved = cand, True
+                break
+    return tile
+
+
+def best_mapping(operands, dims: dict, cls: DimClasses, dataflows, capacity_bytes: int,
+                 cores: int = 1, unroll: dict | None = None):
+    """Best (dataflow, order, tile, traffic bytes) over the candidate dataflows and their orders."""
+    parallel = cls.group + cls.filter + cls.pixel
+    best = None
+    for df in dataflows:
+        for order in loop_orders(cls, df):
+            tile = search_tile(operands, dims, order, capacity_bytes, cores, unroll, parallel)
+            cost = _cost(operands, dims, tile, order)
+            if best is None or cost < best[3]:
+                best = (df, order, tile, cost)
+    return best
+
+
+__all__ = [
+    "Operand",
+    "OperandTraffic",
+    "analytic_traffic",
+    "best_mapping",
+    "classify_dims",
+    "fetch_multiplier",
+    "loop_orders",
+    "n_tiles_of",
+    "search_tile",
+    "working_set_bytes",
+]
