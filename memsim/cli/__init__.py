@@ -29,8 +29,9 @@ _load_commands()
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``memsim`` console script; returns (and exits with) the exit code."""
     try:
-        app(args=argv, standalone_mode=False)
-        code = 0
+        # In non-standalone mode click returns typer.Exit's code instead of raising it.
+        returned = app(args=argv, standalone_mode=False)
+        code = returned if isinstance(returned, int) else 0
     except InputError as err:
         sys.stderr.write(f"error: {err.message}\n")
         code = 2

@@ -1,0 +1,314 @@
+"""Hardware description models (DESIGN §3, docs/architecture.md "memsim.config").
+
+YAML keys follow DESIGN §3; attributes carry their unit (``size`` → ``size_bytes``). ``cycles``
+latencies and ``B/cycle`` bandwidths are resolved against ``compute.clock``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_serializer, field_validator, model_validator
+
+from memsim import units
+from memsim.config.base import (DTYPES, Bytes, BytesPerSecond, ConfigModel, FieldError, Hertz,
+                                Name, NonNegInt, Picojoules, PicojoulesPerByte, Picoseconds,
+                                PosInt, StrictBool, _Unitless, clock_context, current_clock, peek_clock)
+from memsim.errors import InfeasibleError
+
+
+def _is_pow2(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
+class Systolic(ConfigModel):
+    """A systolic PE array: ``rows`` × ``cols`` MAC units with a dataflow (SCALE-Sim's os/ws/is)."""
+
+    rows: PosInt
+    cols: PosInt
+    dataflow: Literal["os", "ws", "is"] = "os"
+
+
+def _parse_cycles(value):
+    """``loop_overhead``: ``N cycles`` (or a time, converted with the clock) → whole cycles."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number of cycles such as '2 cycles' (got {value!r})")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        cycles = units.parse_time_cycles(value)
+        if cycles is None:
+            clock = current_clock()
+            ps = units.parse_time(value)
+            if clock is None:
+                raise ValueError(f"a time needs compute.clock to become cycles (got {value!r})")
+            cycles = ps * clock / units.PS_PER_S
+        if cycles != int(cycles):
+            raise ValueError(f"expected a whole number of cycles (got {value!r})")
+        return int(cycles)
+    raise ValueError(f"expected a number of cycles such as '2 cycles' (got {value!r})")
+
+
+class Compute(ConfigModel):
+    """The compute units: ``cores`` identical cores at ``clock_hz``.
+
+    ``macs_per_cycle`` is the peak per core per dtype; for ``kind: systolic`` a "core" is one PE
+    array (``systolic``: rows × cols). ``loop_overhead_cycles`` is paid per innermost-loop iteration
+    (divided by the temporal unroll); ``registers`` × ``register_bytes`` is the register file used
+    for spill modelling; ``sparse`` says the hardware skips zero operands (2:4 on Ampere/Orin).
+    """
+
+    cores: PosInt
+    clock_hz: Hertz = Field(alias="clock")
+    kind: Literal["simd", "systolic"] = "simd"
+    macs_per_cycle: dict[str, PosInt]
+    systolic: Systolic | None = None
+    loop_overhead_cycles: NonNegInt = Field(0, alias="loop_overhead")
+    registers: PosInt | None = None
+    register_bytes: Bytes | None = Field(None, alias="register_width")
+    sparse: StrictBool = False
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _with_clock(cls, data, handler):
+        with clock_context(peek_clock(data) or current_clock()):
+            return handler(data)
+
+    @field_validator("loop_overhead_cycles", mode="before")
+    @classmethod
+    def _overhead(cls, value):
+        if isinstance(value, _Unitless):
+            raise ValueError(f"missing unit; expected a number of cycles such as '2 cycles' "
+                             f"(got {value.value!r})")
+        return _parse_cycles(value)
+
+    @field_serializer("loop_overhead_cycles")
+    def _render_overhead(self, value, info):
+        return f"{value} cycles" if info.by_alias else value
+
+    @field_validator("macs_per_cycle")
+    @classmethod
+    def _dtypes(cls, value: dict[str, int]):
+        if not value:
+            raise ValueError("needs at least one dtype, e.g. {int8: 32, fp32: 8}")
+        for key in value:
+            if key not in DTYPES:
+                raise FieldError((key,), f"unknown dtype {key!r} (known: {', '.join(DTYPES)})")
+        return value
+
+    @model_validator(mode="after")
+    def _kind_fields(self):
+        if self.kind == "systolic" and self.systolic is None:
+            raise FieldError(("systolic",), "kind: systolic needs systolic: {rows, cols, dataflow}")
+        if self.kind != "systolic" and self.systolic is not None:
+            raise FieldError(("systolic",), "systolic fields are only allowed with kind: systolic "
+                                            f"(got kind: {self.kind})")
+        return self
+
+    def peak_macs_per_s(self, dtype: str) -> float:
+        """Peak MAC/s of all cores together for ``dtype``; raises InfeasibleError if not supported."""
+        if dtype not in self.macs_per_cycle:
+            raise InfeasibleError(f"no MAC rate for dtype {dtype!r} (has "
+                                  f"{', '.join(sorted(self.macs_per_cycle))})",
+                                  field="compute.macs_per_cycle")
+        return float(self.macs_per_cycle[dtype]) * self.cores * self.clock_hz
+
+
+class Level(ConfigModel):
+    """One on-chip memory level: a set-associative ``cache`` or a software-managed ``scratchpad``.
+
+    ``bandwidth_bytes_per_s`` is per port (per core for ``scope: core``); ``latency_ps`` is the
+    load-to-use latency; ``mshrs`` bounds outstanding misses (None: unbounded).
+    """
+
+    name: Name
+    kind: Literal["cache", "scratchpad"]
+    size_bytes: Bytes = Field(alias="size")
+    line_bytes: Bytes | None = Field(None, alias="line")
+    ways: PosInt | None = None
+    policy: Literal["lru", "fifo", "random", "plru"] | None = None
+    latency_ps: Picoseconds = Field(alias="latency")
+    bandwidth_bytes_per_s: BytesPerSecond = Field(alias="bandwidth")
+    scope: Literal["core", "shared"] = "core"
+    mshrs: PosInt | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cache_defaults(cls, data):
+        if isinstance(data, dict) and data.get("kind") == "cache" and data.get("policy") is None:
+            data = {**data, "policy": "lru"}
+        return data
+
+    @model_validator(mode="after")
+    def _geometry(self):
+        if self.size_bytes <= 0:
+            raise FieldError(("size",), f"must be positive (got {units.format_size(0)})")
+        if self.kind == "scratchpad":
+            for key, value in (("line", self.line_bytes), ("ways", self.ways),
+                               ("policy", self.policy)):
+                if value is not None:
+                    raise FieldError((key,), f"only caches have '{key}' (this level is a "
+                                             "scratchpad)")
+            return self
+        if self.line_bytes is None:
+            raise FieldError(("line",), "a cache needs a line size, e.g. line: 64 B")
+        if self.ways is None:
+            raise FieldError(("ways",), "a cache needs ways (associativity), e.g. ways: 8")
+        if not _is_pow2(self.line_bytes):
+            raise FieldError(("line",), "line size must be a power of two "
+                                        f"(got {units.format_size(self.line_bytes)})")
+        lines, rest = divmod(self.size_bytes, self.line_bytes)
+        if rest or lines == 0:
+            raise FieldError(("size",), f"size must be a whole number of {self.line_bytes} B lines "
+                                        f"(got {units.format_size(self.size_bytes)})")
+        if self.ways > lines:
+            raise FieldError(("ways",), f"more ways than lines ({lines}) (got {self.ways})")
+        sets, rest = divmod(lines, self.ways)
+        if rest or not _is_pow2(sets):
+            raise FieldError(("ways",), "size / (line * ways) must be a power-of-two number of "
+                                        f"sets (got {lines}/{self.ways} = {lines / self.ways:g})")
+        return self
+
+    @property
+    def sets(self) -> int:
+        """Number of sets, ``size / (line · ways)`` (1 for a scratchpad)."""
+        if self.kind != "cache":
+            return 1
+        return self.size_bytes // (self.line_bytes * self.ways)
+
+
+class Refresh(ConfigModel):
+    """DRAM refresh: every ``interval_ps`` a channel is blocked for ``blocked_ps`` (tREFI/tRFC)."""
+
+    interval_ps: Picoseconds = Field(alias="interval")
+    blocked_ps: Picoseconds = Field(alias="blocked")
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.interval_ps <= 0:
+            raise FieldError(("interval",), "must be positive")
+        if self.blocked_ps >= self.interval_ps:
+            raise FieldError(("blocked",), "must be shorter than the refresh interval (got "
+                                           f"{units.format_time(self.blocked_ps)})")
+        return self
+
+
+class Dram(ConfigModel):
+    """Off-chip memory (or flash on an MCU): bandwidth of all channels together, latency, size."""
+
+    name: Name = "dram"
+    bandwidth_bytes_per_s: BytesPerSecond = Field(alias="bandwidth")
+    latency_ps: Picoseconds = Field(alias="latency")
+    channels: PosInt = 1
+    size_bytes: Bytes | None = Field(None, alias="size")
+    refresh: Refresh | None = None
+
+
+class Memory(ConfigModel):
+    """The hierarchy: ``levels`` innermost first, then ``dram``."""
+
+    levels: tuple[Level, ...] = Field(min_length=1)
+    dram: Dram
+
+    @model_validator(mode="after")
+    def _order(self):
+        seen: set[str] = set()
+        line = None
+        for i, level in enumerate(self.levels):
+            if level.name in seen or level.name.lower() == "dram":
+                raise FieldError(("levels", i, "name"), f"level names must be unique and not 'dram' "
+                                              f"(got {level.name!r})")
+            seen.add(level.name)
+            if level.kind == "cache":
+                if line is not None and level.line_bytes != line:
+                    raise FieldError(("levels", i, "line"), "all cache levels need the same line size "
+                                                  f"({line} B) (got {level.line_bytes} B)")
+                line = level.line_bytes
+            if i and level.size_bytes < self.levels[i - 1].size_bytes:
+                prev = self.levels[i - 1]
+                raise FieldError(("levels", i, "size"), "levels go innermost first and must not shrink: "
+                                              f"{level.name} is smaller than {prev.name} "
+                                              f"({units.format_size(prev.size_bytes)}) "
+                                              f"(got {units.format_size(level.size_bytes)})")
+        return self
+
+    def level(self, name: str) -> Level:
+        """The level called ``name`` (KeyError if none)."""
+        for level in self.levels:
+            if level.name == name:
+                return level
+        raise KeyError(name)
+
+    def cache_levels(self) -> tuple[Level, ...]:
+        """The ``kind: cache`` levels, innermost first."""
+        return tuple(level for level in self.levels if level.kind == "cache")
+
+    @property
+    def line_bytes(self) -> int:
+        """The common cache line size (64 B when there is no cache)."""
+        caches = self.cache_levels()
+        return caches[0].line_bytes if caches else 64
+
+
+class Energy(ConfigModel):
+    """Energy per MAC per dtype (pJ) and per byte moved at each level or ``dram`` (pJ/B)."""
+
+    mac_pj: dict[str, Picojoules] = Field(default_factory=dict, alias="mac")
+    access_pj_per_byte: dict[str, PicojoulesPerByte] = Field(default_factory=dict, alias="access")
+    static_w: float | None = Field(None, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dict_units(cls, data):
+        """Bare numbers inside the YAML ``mac``/``access`` mappings are missing units."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for key in ("mac", "access"):
+            value = out.get(key)
+            if isinstance(value, _Unitless):
+                out[key] = value.value  # not a mapping: pydantic reports the type
+            elif isinstance(value, dict):
+                out[key] = {k: _Unitless(v) if isinstance(v, (int, float))
+                            and not isinstance(v, bool) else v for k, v in value.items()}
+        return out
+
+    @field_validator("mac_pj")
+    @classmethod
+    def _mac_dtypes(cls, value):
+        for key in value:
+            if key not in DTYPES:
+                raise FieldError((key,), f"unknown dtype {key!r} (known: {', '.join(DTYPES)})")
+        return value
+
+
+class Hardware(ConfigModel):
+    """A complete hardware description (one preset file)."""
+
+    name: Name
+    price_usd: float | None = Field(None, ge=0, allow_inf_nan=False)
+    tdp_w: float | None = Field(None, gt=0, allow_inf_nan=False)
+    compute: Compute
+    memory: Memory
+    energy: Energy | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _with_clock(cls, data, handler):
+        clock = peek_clock(data.get("compute")) if isinstance(data, dict) else None
+        with clock_context(clock):
+            return handler(data)
+
+    @model_validator(mode="after")
+    def _energy_keys(self):
+        if self.energy is not None:
+            names = {level.name for level in self.memory.levels} | {"dram"}
+            for key in self.energy.access_pj_per_byte:
+                if key not in names:
+                    raise FieldError(("energy", "access", key),
+                                     f"no level named {key!r} (levels: {', '.join(sorted(names))})")
+        return self
+
+    def peak_macs_per_s(self, dtype: str) -> float:
+        """Peak MAC/s of all cores for ``dtype`` (``macs_per_cycle[dtype] · cores · clock``)."""
+        return self.compute.peak_macs_per_s(dtype)

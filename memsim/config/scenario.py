@@ -1,0 +1,163 @@
+"""Scenario models (DESIGN §3): hardware + streams + background traffic + strategies + seed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from memsim.config.base import (DTYPES, Bytes, BytesPerSecond, ConfigModel, FieldError, Name,
+                                NonNegInt, Picoseconds, PosInt, base_dir_context,
+                                base_dir_context_get)
+from memsim.config.hardware import Hardware
+from memsim.config.strategies import Strategies
+
+#: suffixes that make a stream's ``network`` a file path rather than a zoo name
+NETWORK_SUFFIXES = (".onnx", ".csv", ".yaml", ".yml")
+_ZOO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+class Stream(ConfigModel):
+    """One inference stream: ``frames`` frames of ``network`` arriving every ``period_ps``.
+
+    ``network`` is a zoo name or a path (resolved against the scenario file, made absolute).
+    ``deadline_ps`` is per frame from arrival to completion; ``jitter_ps`` is a uniform arrival
+    jitter (seeded). ``cores`` lists the cores the stream may use (None: all). ``seq_len``,
+    ``phase``, ``context`` and ``resolution`` are passed to zoo builders that take them.
+    """
+
+    network: Name
+    batch: PosInt = 1
+    dtype: Literal[DTYPES] = "int8"  # type: ignore[valid-type]
+    frames: PosInt = 1
+    period_ps: Picoseconds | None = Field(None, alias="period")
+    jitter_ps: Picoseconds = Field(0, alias="jitter")
+    deadline_ps: Picoseconds | None = Field(None, alias="deadline")
+    cores: tuple[Annotated[int, Field(ge=0, strict=True)], ...] | None = Field(None, min_length=1)
+    seq_len: PosInt | None = None
+    phase: Literal["prefill", "decode"] | None = None
+    context: PosInt | None = None
+    resolution: PosInt | tuple[PosInt, PosInt] | None = None
+
+    @field_validator("network")
+    @classmethod
+    def _network(cls, value: str):
+        looks_like_path = value.lower().endswith(NETWORK_SUFFIXES) or "/" in value or "\\" in value
+        if not looks_like_path:
+            if not _ZOO_NAME.match(value):
+                raise ValueError("expected a zoo network name (letters, digits, _ . -) or a "
+                                 f"path ending in {', '.join(NETWORK_SUFFIXES)} (got {value!r})")
+            return value
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            path = base_dir_context_get() / path
+        path = path.resolve()
+        if not path.is_file():
+            raise ValueError(f"network file not found: {path} (got {value!r})")
+        return str(path)
+
+    @model_validator(mode="after")
+    def _times(self):
+        if self.period_ps is not None and self.period_ps <= 0:
+            raise FieldError(("period",), "must be positive")
+        if self.deadline_ps is not None and self.deadline_ps <= 0:
+            raise FieldError(("deadline",), "must be positive")
+        if self.jitter_ps and self.period_ps is None:
+            raise FieldError(("jitter",), "jitter needs a period (frames arrive back to back "
+                                          "without one)")
+        if self.cores is not None and len(set(self.cores)) != len(self.cores):
+            raise FieldError(("cores",), f"cores must not repeat (got {list(self.cores)})")
+        if self.phase is not None and self.seq_len is None and self.context is None:
+            raise FieldError(("phase",), "phase needs seq_len or context (a transformer stream)")
+        return self
+
+
+class Background(ConfigModel):
+    """Another DRAM user (ISP, display): ``burst_bytes`` requests averaging ``bandwidth``.
+
+    ``pattern: constant`` issues bursts at a fixed interval; ``poisson`` at exponential
+    inter-arrival times with the same mean (seeded).
+    """
+
+    bandwidth_bytes_per_s: BytesPerSecond = Field(alias="bandwidth")
+    burst_bytes: Bytes = Field(4096, alias="burst")
+    pattern: Literal["constant", "poisson"] = "constant"
+
+    @field_validator("burst_bytes")
+    @classmethod
+    def _positive(cls, value):
+        if value <= 0:
+            raise ValueError(f"must be positive (got {value} B)")
+        return value
+
+
+class Scenario(ConfigModel):
+    """A deployment to simulate.
+
+    ``hardware`` is given in YAML as a path (relative to the scenario file) or an inline mapping;
+    the attribute is always the validated ``Hardware`` and ``hardware_path`` the resolved file (None
+    when inline). ``source_path`` is the scenario file. Both paths are provenance: not dumped and
+    ignored by ``==``; the dump inlines the hardware so that it is self-contained.
+    """
+
+    _provenance: ClassVar[frozenset[str]] = frozenset({"hardware_path", "source_path"})
+
+    name: Name
+    hardware: Hardware
+    hardware_path: Path | None = Field(None, exclude=True)
+    streams: tuple[Stream, ...] = Field(min_length=1)
+    background: tuple[Background, ...] = ()
+    strategies: Strategies = Strategies()
+    seed: NonNegInt = 0
+    source_path: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _with_base_dir(cls, data, handler):
+        base = None
+        if isinstance(data, dict) and data.get("source_path") is not None:
+            base = Path(data["source_path"]).resolve().parent
+        if base is None:
+            return handler(data)
+        with base_dir_context(base):
+            return handler(data)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hardware_path(cls, data):
+        if isinstance(data, dict) and isinstance(data.get("hardware"), str):
+            path = Path(data["hardware"]).expanduser()
+            if not path.is_absolute():
+                path = base_dir_context_get() / path
+            data = {**data, "hardware_path": path.resolve()}
+        elif isinstance(data, dict) and getattr(data.get("hardware"), "_memsim_source", None):
+            data = {**data, "hardware_path": data["hardware"]._memsim_source}
+        return data
+
+    @field_validator("hardware", mode="before")
+    @classmethod
+    def _load_hardware(cls, value):
+        if isinstance(value, str):
+            from memsim.config.loader import load_hardware
+
+            path = Path(value).expanduser()
+            if not path.is_absolute():
+                path = base_dir_context_get() / path
+            path = path.resolve()
+            if not path.is_file():
+                raise ValueError(f"hardware file not found: {path} (got {value!r})")
+            return load_hardware(path)
+        return value
+
+    @model_validator(mode="after")
+    def _cores(self):
+        n = self.hardware.compute.cores
+        for i, stream in enumerate(self.streams):
+            for core in stream.cores or ():
+                if core >= n:
+                    raise FieldError(("streams", i, "cores"),
+                                     f"core {core} does not exist: {self.hardware.name} has {n} "
+                                     f"cores (0..{n - 1}) (got {list(stream.cores)})")
+        return self

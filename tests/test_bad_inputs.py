@@ -1,0 +1,163 @@
+"""The bad-input corpus and fuzzing: every broken config exits 2 with one located message."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from memsim.cli import main
+from memsim.config import load_any
+from memsim.config.loader import parse_yaml_text, validate_data
+from memsim.errors import InputError
+
+BAD = Path(__file__).parent / "data" / "bad"
+FILES = sorted(BAD.glob("*.yaml"))
+
+
+def test_corpus_is_large_enough():
+    assert len(FILES) >= 40
+
+
+def _expected(path: Path) -> str:
+    first = path.read_bytes().split(b"\n", 1)[0].decode("utf-8", "replace")
+    return first[len("# expect: "):] if first.startswith("# expect: ") else ""
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_bad_file_exits_2_with_one_located_message(path, capsys):
+    code = main(["validate", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    match = re.match(rf"^error: {re.escape(str(path))}:(\d+)(:\d+)?: .+", lines[0])
+    assert match, lines[0]
+    assert int(match.group(1)) >= 1
+    assert _expected(path) in lines[0]
+
+
+def test_special_files_have_their_own_messages(capsys):
+    assert main(["validate", str(BAD / "binary.yaml")]) == 2
+    assert "binary file" in capsys.readouterr().err
+    assert main(["validate", str(BAD / "empty.yaml")]) == 2
+    assert "empty file" in capsys.readouterr().err
+
+
+def test_missing_file_and_directory(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "nope.yaml")]) == 2
+    assert "file not found" in capsys.readouterr().err
+    assert main(["validate", str(tmp_path)]) == 2
+    assert "directory" in capsys.readouterr().err
+
+
+def test_50_mb_file_is_refused_quickly(tmp_path, capsys):
+    big = tmp_path / "huge.yaml"
+    with big.open("wb") as fh:
+        line = b"key_%08d: " + b"x" * 80 + b"\n"
+        fh.write(b"".join(line % i for i in range(50 * 2**20 // 94 + 1)))
+    assert big.stat().st_size >= 50 * 2**20
+    assert main(["validate", str(big)]) == 2
+    err = capsys.readouterr().err
+    assert "too large" in err and str(big) in err
+
+
+def test_many_files_one_message_each(capsys):
+    good = Path(__file__).parents[1] / "configs" / "hardware" / "raspberry-pi-5.yaml"
+    code = main(["validate", str(good), str(BAD / "hw_zero_ways.yaml"), str(BAD / "empty.yaml")])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out.startswith("OK ")
+    assert len(err.strip().splitlines()) == 2
+
+
+@pytest.mark.parametrize("name", ["hw_duplicate_key.yaml", "hw_tab_indent.yaml"])
+def test_real_console_script(name):
+    """The installed entry point: exit 2, one message on stderr, no traceback."""
+    proc = subprocess.run([sys.executable, "-m", "memsim", "validate", str(BAD / name)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert f"{BAD / name}:" in proc.stderr
+
+
+# --- fuzzing: either a valid config or a clean InputError ------------------------------------
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
+                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+                     st.sampled_from(["64 KiB", "4 cycles", "2.4 GHz", "17 GB/s", "cache",
+                                      "scratchpad", "simd", "systolic", "int8", "L1", "lru"]))
+_keys = st.sampled_from(["name", "compute", "memory", "levels", "dram", "cores", "clock", "kind",
+                         "macs_per_cycle", "size", "line", "ways", "latency", "bandwidth",
+                         "streams", "hardware", "network", "strategies", "energy", "x"])
+_trees = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(_keys, inner, max_size=5)), max_leaves=25)
+
+
+def _dump(tree) -> str:
+    from io import StringIO
+
+    from ruamel.yaml import YAML
+    buf = StringIO()
+    YAML(typ="safe", pure=True).dump(tree, buf)
+    return buf.getvalue()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_trees)
+def test_fuzz_random_yaml(tree):
+    from memsim.config import Hardware, Scenario
+    text = _dump(tree)
+    for model in (Hardware, Scenario):
+        try:
+            validate_data(model, parse_yaml_text(text, "fuzz.yaml"), "fuzz.yaml")
+        except InputError as err:
+            assert err.message.startswith("fuzz.yaml")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=400))
+def test_fuzz_random_bytes(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("fuzz") / "f.yaml"
+    path.write_bytes(data)
+    try:
+        load_any(path)
+    except InputError as err:
+        assert str(path) in err.message
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=300))
+def test_fuzz_random_text(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("fuzz") / "t.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        load_any(path)
+    except InputError as err:
+        assert str(path) in err.message
+
+
+def _mutations():
+    base = (Path(__file__).parents[1] / "configs" / "hardware" / "raspberry-pi-5.yaml").read_text()
+    return base
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 10**6), st.sampled_from(["", " ", "0", "-", ":", "[", "\t", "x", "9",
+                                               "KB", "\n  ", "{", "#"]))
+def test_fuzz_mutated_preset(position, insert):
+    text = _mutations()
+    position %= len(text)
+    mutated = text[:position] + insert + text[position:]
+    try:
+        validate_data(__import__("memsim.config", fromlist=["Hardware"]).Hardware,
+                      parse_yaml_text(mutated, "m.yaml"), "m.yaml")
+    except InputError as err:
+        assert err.message.startswith("m.yaml")
