@@ -151,3 +151,29 @@ def test_cache_hits_cost_l1_and_misses_cost_dram(tmp_path):
     assert st.dram_read_bytes == n * LINE          # first pass misses everything once
     assert st.hits_by_level["L1"] == n             # second pass hits everything
     assert st.bytes_by_level["L1"] == 2 * n * LINE  # both passes cross the L1 port
+
+
+MCU = """
+name: mcu
+compute: {cores: 1, clock: 100 MHz, kind: simd, macs_per_cycle: {int8: 2}}
+memory:
+  levels:
+    - {name: L1, kind: cache, size: 4 KiB, line: 32 B, ways: 4, latency: 1 cycles, bandwidth: 8 B/cycle, scope: core}
+    - {name: SRAM, kind: scratchpad, size: 256 KiB, latency: 2 cycles, bandwidth: 8 B/cycle, scope: core}
+  dram: {name: flash, bandwidth: 0.1 GB/s, latency: 50 ns, channels: 1, writable: false}
+"""
+
+
+def test_read_only_backing_store_serves_activations_from_sram(tmp_path):
+    hw = write_hw(tmp_path, MCU)
+    env = simpy.Environment()
+    system = System(env, hw, None, 1)
+    assert system.backing == "SRAM"
+    acts = np.arange(0, 100, dtype=np.uint64)            # activation arena lines [0, 1000)
+    weights = np.arange(5000, 5040, dtype=np.uint64)     # weight region
+    lines = np.concatenate([acts, weights])
+    writes = np.zeros(lines.size, bool)
+    done, cost = system.fetch(0, lines, writes, "L1", 0.0, False, onchip=(0, 1000))
+    env.run(done)
+    assert cost.dram_read_bytes == 40 * 32               # only weights come from flash
+    assert cost.bytes_by_level["SRAM"] == 100 * 32        # activations from the SRAM

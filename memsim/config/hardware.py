@@ -194,7 +194,11 @@ class Refresh(ConfigModel):
 
 
 class Dram(ConfigModel):
-    """Off-chip memory (or flash on an MCU): bandwidth of all channels together, latency, size."""
+    """Off-chip memory (or flash on an MCU): bandwidth of all channels together, latency, size.
+
+    ``writable: false`` marks a read-only backing store (MCU flash): weights may live there, but
+    activations must fit the on-chip memories.
+    """
 
     name: Name = "dram"
     bandwidth_bytes_per_s: BytesPerSecond = Field(alias="bandwidth")
@@ -202,6 +206,7 @@ class Dram(ConfigModel):
     channels: PosInt = 1
     size_bytes: Bytes | None = Field(None, alias="size")
     refresh: Refresh | None = None
+    writable: StrictBool = True
 
 
 class Memory(ConfigModel):

@@ -14,12 +14,36 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
 
 from memsim.engine.system import System
+
+
+class _CoreState:
+    """Buffers between one core's fetcher and its compute unit."""
+
+    __slots__ = ("free", "ready", "fetch_wait", "compute_wait")
+
+    def __init__(self, buffers: int):
+        self.free = buffers
+        self.ready: deque = deque()
+        self.fetch_wait = None
+        self.compute_wait = None
+
+    def deliver(self, item) -> None:
+        self.ready.append(item)
+        if self.compute_wait is not None and not self.compute_wait.triggered:
+            self.compute_wait.succeed()
+        self.compute_wait = None
+
+    def wake_fetcher(self) -> None:
+        if self.fetch_wait is not None and not self.fetch_wait.triggered:
+            self.fetch_wait.succeed()
+        self.fetch_wait = None
 
 
 @dataclass
@@ -33,6 +57,7 @@ class LayerPlan:
     tiles: object  # callable returning an iterator of Tile
     utilisation: float = 1.0
     extra_cycles_per_tile: float = 0.0  # e.g. decompression work added by strategies
+    onchip_lines: tuple[int, int] | None = None  # activation line range, relative to the stream
 
 
 @dataclass
@@ -83,6 +108,7 @@ class Runner:
         self.frames: list[FrameRecord] = []
         self.events_tiles = 0
         self.on_frame = None  # optional callback after every finished frame
+        self.shared_cores: dict[int, int] = {}  # core -> number of streams using it
 
     # -- streams -------------------------------------------------------------------------
     def stream(self, index: int, layers: list[LayerPlan], cores: list[int], frames: int,
@@ -124,15 +150,17 @@ class Runner:
 
         The fetcher moves one tile at a time (a core's load/DMA unit works in order) into one of
         ``depth + 1`` buffers; the compute unit takes the tiles in order and frees a buffer when
-        a tile is done.
+        a tile is done. Hand-over uses plain events (no Store/Container) to keep events per tile low.
         """
         env = self.env
-        slots = simpy.Container(env, capacity=self.depth + 1, init=self.depth + 1)
-        ready = simpy.Store(env)
-        env.process(self._fetcher(core, work, plan, stats, line_offset, slots, ready))
+        state = _CoreState(self.depth + 1)
+        env.process(self._fetcher(core, work, plan, stats, line_offset, state))
         while True:
             waited_from = env.now
-            item = yield ready.get()
+            if not state.ready:
+                state.compute_wait = env.event()
+                yield state.compute_wait
+            item = state.ready.popleft()
             if item is None:
                 return
             tile, cost = item
@@ -140,30 +168,43 @@ class Runner:
                 key = cost.bottleneck()
                 stats.stall_ps_by_resource[key] = stats.stall_ps_by_resource.get(key, 0) + env.now - waited_from
             yield from self._compute(core, tile, plan, stats)
-            yield slots.put(1)
+            state.free += 1
+            state.wake_fetcher()
 
-    def _fetcher(self, core, work, plan, stats, line_offset, slots, ready):
+    def _fetcher(self, core, work, plan, stats, line_offset, state):
         env, system = self.env, self.system
         while True:
-            yield slots.get(1)
+            if state.free == 0:
+                state.fetch_wait = env.event()
+                yield state.fetch_wait
+            state.free -= 1
             tile = next(work, None)
             if tile is None:
-                yield ready.put(None)
+                state.deliver(None)
                 return
             lines = tile.lines if not line_offset else tile.lines + np.uint64(line_offset)
+            onchip = None
+            if plan.onchip_lines is not None:
+                onchip = (plan.onchip_lines[0] + line_offset, plan.onchip_lines[1] + line_offset)
             done, cost = system.fetch(core, lines, tile.writes, plan.target, float(tile.inner_bytes),
-                                      bool(tile.dma), getattr(tile, "mlp", None))
+                                      bool(tile.dma), getattr(tile, "mlp", None), onchip)
             self._account_memory(stats, cost, int(tile.lines.size))
             yield done
-            yield ready.put((tile, cost))
+            state.deliver((tile, cost))
 
     def _compute(self, core, tile, plan, stats):
         env = self.env
         cycles = float(tile.compute_cycles) + plan.extra_cycles_per_tile
-        with self.system.cores[core].request() as req:
-            yield req
+        duration = max(0, int(round(cycles * self.ps_per_cycle)))
+        if self.shared_cores.get(core, 1) > 1:
+            with self.system.cores[core].request() as req:
+                yield req
+                start = env.now
+                yield env.timeout(duration)
+        else:
             start = env.now
-            yield env.timeout(max(0, int(round(cycles * self.ps_per_cycle))))
+            if duration:
+                yield env.timeout(duration)
         span = stats.compute_span.setdefault(core, [start, env.now])
         span[1] = env.now
         stats.compute_ps_by_core[core] = stats.compute_ps_by_core.get(core, 0) + env.now - start

@@ -99,12 +99,17 @@ def simulate(scenario, *, progress=None):
     runner = Runner(system, strategies.prefetch.depth, hw.compute.clock_hz)
     memo = TileMemo()
     total_frames = sum(s.frames for s in scenario.streams)
+    for stream in scenario.streams:
+        for core in (stream.cores or range(hw.compute.cores)):
+            runner.shared_cores[core] = runner.shared_cores.get(core, 0) + 1
     stop = env.event()
     dones = []
     for index, (stream, (graph, plan, mappings)) in enumerate(zip(scenario.streams, prepared)):
+        onchip = (0, -(-int(plan.arena_bytes) // hw.memory.line_bytes))  # arena starts at 0
         layers = [LayerPlan(name=m.op.name, op=m.op.kind, macs=int(m.macs), target=m.target_level,
                             tiles=memo.tiles(id(m), m), utilisation=float(m.utilisation),
-                            extra_cycles_per_tile=float(getattr(m, "extra_cycles_per_tile", 0.0)))
+                            extra_cycles_per_tile=float(getattr(m, "extra_cycles_per_tile", 0.0)),
+                            onchip_lines=onchip)
                   for m in mappings]
         cores = list(stream.cores) if stream.cores else list(range(hw.compute.cores))
         done = env.event()

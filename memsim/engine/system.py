@@ -84,6 +84,8 @@ class System:
         self._latency = {lvl.name: lvl.latency_ps for lvl in self.levels}
         self._explicit_mshrs = {lvl.name: lvl.mshrs for lvl in self.levels}
         self._mshrs = {lvl.name: (lvl.mshrs or DEFAULT_CACHE_MSHRS) for lvl in self.levels}
+        # With a read-only backing store (MCU flash) activations live in the largest on-chip memory.
+        self.backing = None if dram.writable else max(self.levels, key=lambda lvl: lvl.size_bytes).name
         caches = [lvl for lvl in self.levels if lvl.kind == "cache"]
         self._dram_mshrs = (caches[-1].mshrs or DEFAULT_CACHE_MSHRS) if caches else DEFAULT_DMA_OUTSTANDING
 
@@ -99,21 +101,31 @@ class System:
             hits = counts[:n, 2]
             accesses = counts[:n, 0] + counts[:n, 1]
             return hits, accesses, int(counts[n, 0]), int(counts[n, 1])
+        # No cache simulated: every line goes to memory.
         n_writes = int(np.count_nonzero(writes)) if writes is not None else 0
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), int(lines.size) - n_writes, n_writes
+        zeros = np.zeros(len(self.cache_names), np.int64)
+        return zeros, zeros, int(lines.size) - n_writes, n_writes
 
     def fetch(self, core: int, lines: np.ndarray, writes: np.ndarray | None, target: str | None,
-              inner_bytes: float, dma: bool, mlp: int | None = None) -> tuple[simpy.Event, TileCost]:
+              inner_bytes: float, dma: bool, mlp: int | None = None,
+              onchip: tuple[int, int] | None = None) -> tuple[simpy.Event, TileCost]:
         """Start a tile's memory phase on ``core``; returns (done event, cost record).
 
         The phase lasts ``max(t0 + transfers, floor)``: data starts to flow after the latency
         ``t0`` of the deepest level the tile reaches, then the transfers share their links;
         ``floor`` is the Little's-law bound. A DRAM-bound stream thus takes
         ``latency + bytes/bandwidth`` and an MLP-bound one ``ceil(n/m)·latency``.
+        ``onchip`` (line range ``[lo, hi)``) marks the stream's activation lines, which a
+        read-only backing store cannot hold: their misses go to the on-chip ``backing`` level.
         """
         env = self.env
         cost = TileCost()
-        hits, accesses, dram_reads, dram_writes = self._counts(core, lines, writes)
+        backing_lines = 0
+        if self.backing is not None and onchip is not None:
+            hits, accesses, dram_reads, dram_writes, backing_lines = self._split_counts(
+                core, lines, writes, onchip)
+        else:
+            hits, accesses, dram_reads, dram_writes = self._counts(core, lines, writes)
         line = self.line_bytes
         transfers: list[tuple[str, object, float]] = []
         for j, name in enumerate(self.cache_names):
@@ -130,6 +142,10 @@ class System:
             cost.bytes_by_level[target] = nbytes
             if nbytes > 0:
                 transfers.append((target, self.ports[target][core], nbytes))
+        if backing_lines and self.backing != target:
+            nbytes = float(backing_lines) * line
+            cost.bytes_by_level[self.backing] = cost.bytes_by_level.get(self.backing, 0.0) + nbytes
+            transfers.append((self.backing, self.ports[self.backing][core], nbytes))
         cost.dram_read_bytes = float(dram_reads) * line
         cost.dram_write_bytes = float(dram_writes) * line
         if dram_reads or dram_writes:
@@ -137,26 +153,43 @@ class System:
         floor, worst = self._latency_floor(hits, dram_reads, mlp, dma, target)
         cost.latency_ps = floor
         first = self._first_latency(hits, dram_reads)
-        parts = []
-        if transfers:
-            parts.append(env.process(self._move(transfers, first, cost)))
+        done = env.event()
+        pending = [len(transfers) + (1 if floor > 0 else 0)]
+        if not pending[0]:
+            done.succeed()
+            return done, cost
+
+        def finished(name):
+            cost.finished_at[name] = env.now
+            pending[0] -= 1
+            if pending[0] == 0:
+                done.succeed()
+
         if floor > 0:
-            timer = env.timeout(floor)
-            timer.callbacks.append(lambda _e: cost.finished_at.__setitem__(f"latency:{worst}", env.now))
-            parts.append(timer)
-        done = env.all_of(parts) if parts else env.timeout(0)
+            env.timeout(floor).callbacks.append(lambda _e, n=f"latency:{worst}": finished(n))
+        if transfers:
+            def start(_e=None):
+                for name, link, nbytes in transfers:
+                    link.transfer(nbytes).callbacks.append(lambda _e, n=name: finished(n))
+            if first:
+                env.timeout(first).callbacks.append(start)
+            else:
+                start()
         return done, cost
 
-    def _move(self, transfers, first_latency: int, cost: TileCost):
-        env = self.env
-        if first_latency:
-            yield env.timeout(first_latency)
-        events = []
-        for name, link, nbytes in transfers:
-            event = link.transfer(nbytes)
-            event.callbacks.append(lambda _e, n=name: cost.finished_at.__setitem__(n, env.now))
-            events.append(event)
-        yield env.all_of(events)
+    def _split_counts(self, core, lines, writes, onchip):
+        """``_counts`` for activation lines (backed on-chip) and the rest (backed by DRAM/flash).
+
+        The two groups go through the caches one after the other (activations first), each in
+        its original order.
+        """
+        lo, hi = onchip
+        mask = (lines >= np.uint64(lo)) & (lines < np.uint64(hi))
+        if writes is None:
+            writes = np.zeros(lines.size, dtype=bool)
+        h1, a1, r1, w1 = self._counts(core, lines[mask], writes[mask])
+        h2, a2, r2, w2 = self._counts(core, lines[~mask], writes[~mask])
+        return h1 + h2, a1 + a2, r2, w2, r1 + w1
 
     def _first_latency(self, hits, dram_reads: int) -> int:
         """Latency of the deepest level that serves any of the tile's reads."""
