@@ -1,0 +1,148 @@
+"""Trace input (.npz, lackey) and ``memsim replay``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memsim.cache import CacheLevelSpec, Hierarchy
+from memsim.cache.replay import replay
+from memsim.cache.trace import INSTR, LOAD, MODIFY, STORE, Trace, load_trace, parse_lackey
+from memsim.cli import main
+from memsim.errors import InputError
+
+DATA = Path(__file__).parent / "data" / "cache"
+HW = DATA / "hw_two_level.yaml"
+
+
+def run_cli(args, capsys):
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_lackey_parser_reads_all_record_kinds():
+    tr = load_trace(DATA / "tiny_lackey.txt")
+    assert tr.kind.tolist() == [INSTR, LOAD, STORE, INSTR, MODIFY, LOAD]
+    assert tr.addr.tolist() == [0x4001000, 0x7FF000100, 0x7FF000140, 0x4001003, 0x601038,
+                                0x60107C]
+    assert tr.size.tolist() == [3, 8, 8, 4, 4, 8]
+    data = tr.data_only()
+    assert len(data) == 4
+    first, nl = data.spans(64)
+    assert nl.tolist() == [1, 1, 1, 2]  # 0x60107c + 8 crosses into the next line
+
+
+@pytest.mark.parametrize("text,line", [
+    (b"I  0400,4\n L zz10,8\n", 2),
+    (b" X 1000,8\n", 1),
+    (b" L 1000\n", 1),
+    (b" L 1000,0\n", 1),
+    (b"hello world\n", 1),
+])
+def test_malformed_lackey_lines_are_input_errors(text, line):
+    with pytest.raises(InputError) as info:
+        parse_lackey(text, path="t.txt")
+    assert info.value.location.line == line
+
+
+def test_empty_or_unknown_file_is_input_error(tmp_path):
+    (tmp_path / "e.txt").write_bytes(b"==1== nothing here\n")
+    with pytest.raises(InputError, match="no accesses"):
+        load_trace(tmp_path / "e.txt")
+    with pytest.raises(InputError, match="cannot read"):
+        load_trace(tmp_path / "missing.npz")
+
+
+def test_npz_validation(tmp_path):
+    np.savez(tmp_path / "a.npz", address=np.arange(3))
+    with pytest.raises(InputError, match="missing array 'addr'"):
+        load_trace(tmp_path / "a.npz")
+    np.savez(tmp_path / "b.npz", addr=np.arange(3), write=np.ones(2, bool))
+    with pytest.raises(InputError, match="write"):
+        load_trace(tmp_path / "b.npz")
+    np.savez(tmp_path / "c.npz", addr=np.arange(3) - 5)
+    with pytest.raises(InputError, match="non-negative"):
+        load_trace(tmp_path / "c.npz")
+    np.savez(tmp_path / "d.npz", addr=np.arange(3), size=np.zeros(3, np.int64))
+    with pytest.raises(InputError, match="≥ 1"):
+        load_trace(tmp_path / "d.npz")
+    np.savez(tmp_path / "e.npz", addr=np.array([0, 60], np.uint64), size=np.int64(8))
+    tr = load_trace(tmp_path / "e.npz")
+    assert tr.size.tolist() == [8, 8] and tr.kind.tolist() == [LOAD, LOAD]
+
+
+def test_default_mode_touches_every_line_of_a_straddling_access():
+    h = Hierarchy([CacheLevelSpec("L1", 4, 2, 64)])
+    tr = Trace(np.array([60, 0, 64, 200], np.uint64), np.array([8, 1, 1, 100], np.int64),
+               np.array([LOAD, LOAD, STORE, LOAD], np.uint8))
+    r = replay(tr, h)
+    l1 = r["levels"][0]
+    # 60+8 → lines 0,1 (2 misses); 0 hit; 64 store hit; 200..299 → lines 3,4 (2 misses)
+    assert (l1["loads"], l1["stores"], l1["hits"], l1["misses"]) == (5, 1, 2, 4)
+    assert r["accesses"] == 4 and r["memory"]["loads"] == 4
+
+
+def test_modify_is_load_then_store_in_default_mode():
+    tr = parse_lackey(b" M 1000,4\n")
+    r = replay(tr, Hierarchy([CacheLevelSpec("L1", 4, 2, 64)]), flush=True)
+    l1 = r["levels"][0]
+    assert (l1["loads"], l1["stores"], l1["hits"], l1["misses"], l1["writebacks"]) == \
+        (1, 1, 1, 1, 1)
+    assert r["memory"] == {"loads": 1, "stores": 1}
+
+
+def test_cli_json_contract_npz(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    addr = rng.integers(0, 1 << 20, 20000).astype(np.uint64)
+    write = rng.random(20000) < 0.3
+    np.savez(tmp_path / "t.npz", addr=addr, write=write, size=np.int64(4))
+    code, out, err = run_cli(["replay", str(tmp_path / "t.npz"), "--hardware", str(HW),
+                              "--json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert set(doc) >= {"accesses", "seconds", "levels"}
+    assert doc["accesses"] == 20000 and isinstance(doc["seconds"], float)
+    assert [lv["name"] for lv in doc["levels"]] == ["L1", "L2"]
+    for lv in doc["levels"]:
+        assert set(lv) == {"name", "loads", "stores", "hits", "misses", "evictions",
+                           "writebacks"}
+    # same result as the library on the same geometry
+    h = Hierarchy([CacheLevelSpec("L1", 64, 2, 64), CacheLevelSpec("L2", 256, 4, 64,
+                                                                   shared=True)])
+    ref = replay(load_trace(tmp_path / "t.npz"), h)
+    assert doc["levels"] == ref["levels"]
+
+
+def test_cli_compat_modes_and_lackey(capsys):
+    code, out, err = run_cli(["replay", str(DATA / "tiny_lackey.txt"), "--hardware", str(HW),
+                              "--compat", "cachegrind", "--json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["cachegrind"]["Ir"] == 2 and doc["cachegrind"]["Dr"] == 3
+    assert doc["cachegrind"]["Dw"] == 1 and doc["cachegrind"]["D1mr"] == 3
+    code, out, err = run_cli(["replay", str(DATA / "tiny_lackey.txt"), "--hardware", str(HW),
+                              "--compat", "pycachesim", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["levels"][0]["stores"] == 2  # S and the store half of M
+
+
+def test_cli_table_output(capsys):
+    code, out, err = run_cli(["replay", str(DATA / "tiny_lackey.txt"), "--hardware", str(HW)],
+                             capsys)
+    assert code == 0, err
+    assert "L1" in out and "memory" in out
+
+
+def test_cli_bad_trace_and_bad_compat_exit_2(tmp_path, capsys):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b" L 1000,8\n L nothex,8\n")
+    code, out, err = run_cli(["replay", str(bad), "--hardware", str(HW), "--json"], capsys)
+    assert code == 2 and out == ""
+    assert f"{bad}:2:1:" in err
+    code, out, err = run_cli(["replay", str(DATA / "tiny_lackey.txt"), "--hardware", str(HW),
+                              "--compat", "dinero"], capsys)
+    assert code == 2 and "compat" in err
