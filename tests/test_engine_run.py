@@ -138,7 +138,7 @@ def test_jitter_and_period_shape_the_frames(tmp_path):
     offsets = frames["arrival_s"].to_numpy() - np.arange(4) * 10e-3
     assert np.all(offsets >= 0) and np.all(offsets < 2e-3)
     assert np.all(frames["start_s"] >= frames["arrival_s"] - 1e-15)
-    assert np.all(frames["latency_s"] == frames["end_s"] - frames["arrival_s"])
+    assert np.allclose(frames["latency_s"], frames["end_s"] - frames["arrival_s"], rtol=0, atol=1e-15)
 
 
 def test_unsupported_dtype_is_a_clear_error(tmp_path):
