@@ -13,11 +13,15 @@ from memsim.errors import InputError
 
 
 def configs_dir() -> Path:
-    """The configs folder: ``$MEMSIM_CONFIGS`` if set, else ``<repo>/configs``."""
+    """The configs folder: ``$MEMSIM_CONFIGS`` if set, else ``<repo>/configs`` (editable or
+    source checkout), else ``./configs`` (a non-editable install run from the repository)."""
     env = os.environ.get("MEMSIM_CONFIGS")
     if env:
         return Path(env).expanduser().resolve()
-    return Path(__file__).resolve().parents[2] / "configs"
+    repo = Path(__file__).resolve().parents[2] / "configs"
+    if repo.is_dir():
+        return repo
+    return Path.cwd() / "configs"
 
 
 def hardware_presets() -> list[Path]:
