@@ -1,0 +1,271 @@
+"""Hardware comparison: run one network on several boards, the verdict rows and the report.
+
+``compare_boards`` builds one scenario per board (a single stream of ``network`` with the given
+dtype, batch, frame count and deadline; frames back to back, default strategies) and simulates
+it. A board that cannot run the workload (``InfeasibleError``: dtype not supported, arena larger
+than memory, ...) becomes a row with ``met = False`` and the reason in ``note``, never a crash.
+
+Throughput assumption (stated in the report): frames run one at a time, so the sustained rate
+is ``fps = 1 / worst frame latency``; ``fps_per_dollar = fps / price_usd`` and
+``fps_per_watt = fps / tdp_w`` (the board's TDP, an upper bound on its power).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from memsim.report.fmt import fmt_bytes, fmt_j, fmt_num, fmt_s, fmt_usd, num
+from memsim.report.html import Figure, Table, render, text, write_atomic
+
+MET, MISSED = "#2ca02c", "#d62728"
+COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+          "#7f7f7f", "#bcbd22", "#17becf")
+ROW_KEYS = ("hardware", "latency_s", "deadline_s", "met", "slack_s", "dram_bytes", "energy_j",
+            "price_usd", "fps_per_dollar")
+
+
+@dataclass
+class CompareEntry:
+    """One board of a comparison: its ``hardware`` name, source ``path``, model ``hw``, the
+    ``result`` (None when it could not run), ``note`` (why not) and the ``deadline_s``."""
+
+    hardware: str
+    deadline_s: float | None
+    path: str | None = None
+    hw: object = None
+    result: object = None
+    note: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float | None:
+        """Sustained frames per second at the worst frame latency (None when it did not run)."""
+        lat = num(self.result.summary.get("latency_s")) if self.result is not None else None
+        return 1.0 / lat if lat else None
+
+    @property
+    def price_usd(self) -> float | None:
+        return num(getattr(self.hw, "price_usd", None))
+
+    @property
+    def tdp_w(self) -> float | None:
+        return num(getattr(self.hw, "tdp_w", None))
+
+    def row(self) -> dict:
+        """The ``memsim compare --json`` row (DESIGN §9), plus ``note`` when the board could not run."""
+        fps, price = self.fps, self.price_usd
+        if self.result is None:
+            out = {"hardware": self.hardware, "latency_s": None, "deadline_s": self.deadline_s,
+                   "met": False, "slack_s": None, "dram_bytes": None, "energy_j": None,
+                   "price_usd": price, "fps_per_dollar": None}
+        else:
+            s = self.result.summary
+            out = {"hardware": self.hardware, "latency_s": num(s.get("latency_s")),
+                   "deadline_s": num(s.get("deadline_s")) if s.get("deadline_s") is not None else self.deadline_s,
+                   "met": bool(s.get("met")), "slack_s": num(s.get("slack_s")),
+                   "dram_bytes": int(s["dram_bytes"]) if s.get("dram_bytes") is not None else None,
+                   "energy_j": num(s.get("energy_j")), "price_usd": price,
+                   "fps_per_dollar": fps / price if fps and price else None}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+def compare_boards(network: str, hardware_paths, *, deadline: str, dtype: str = "int8",
+                   batch: int = 1, frames: int = 1, seed: int = 0, progress=None) -> list[CompareEntry]:
+    """Simulate ``network`` on every board in ``hardware_paths`` (YAML files) → entries in order.
+
+    ``deadline`` is a time string ('33ms'). Bad files or options raise ``InputError``; boards
+    that cannot run the workload give an entry with ``note``. ``progress(i, n, name)`` is called
+    before each board.
+    """
+    from memsim.config.loader import load_hardware, validate_data
+    from memsim.config.scenario import Scenario
+    from memsim.engine.run import simulate
+    from memsim.errors import InfeasibleError
+
+    from memsim import units
+    from memsim.errors import InputError
+
+    try:
+        if units.parse_time(deadline) <= 0:
+            raise ValueError("must be positive")
+    except ValueError as err:
+        raise InputError(str(err) if "(got" in str(err) else f"{err} (got {deadline!r})",
+                         field="--deadline", path="command line") from None
+    entries = []
+    paths = [Path(p) for p in hardware_paths]
+    for i, path in enumerate(paths):
+        hw = load_hardware(path)
+        if progress is not None:
+            progress(i, len(paths), hw.name)
+        data = {"name": f"{network} on {hw.name}", "hardware": str(path.resolve()), "seed": seed,
+                "streams": [{"network": network, "dtype": dtype, "batch": batch, "frames": frames,
+                             "deadline": deadline}]}
+        scenario = validate_data(Scenario, data, "command line")
+        deadline_s = scenario.streams[0].deadline_ps * 1e-12
+        entry = CompareEntry(hardware=hw.name, deadline_s=deadline_s, path=str(path), hw=hw)
+        try:
+            hw.peak_macs_per_s(dtype)  # fails fast (InfeasibleError) when the dtype is not supported
+            entry.result = simulate(scenario)
+        except InfeasibleError as err:
+            entry.note = err.problem if err.problem else str(err)
+        entries.append(entry)
+    return entries
+
+
+# -- figures ----------------------------------------------------------------------------------
+def _ran(entries):
+    return [e for e in entries if e.result is not None]
+
+
+def latency_price_figure(entries) -> Figure:
+    """Worst-frame latency against board price, with the deadline as a horizontal line."""
+    fig = go.Figure()
+    notes = []
+    for met, color, label in ((True, MET, "meets deadline"), (False, MISSED, "misses deadline")):
+        part = [e for e in _ran(entries) if bool(e.result.summary.get("met")) == met and e.price_usd is not None]
+        if not part:
+            continue
+        fig.add_scatter(x=[e.price_usd for e in part], y=[e.result.summary["latency_s"] for e in part],
+                        mode="markers+text", text=[text(e.hardware) for e in part],
+                        textposition="top center", marker={"color": color, "size": 12},
+                        name=label, hovertemplate="%{text}<br>$%{x}<br>%{y:.4s}s<extra></extra>")
+    no_price = [e.hardware for e in _ran(entries) if e.price_usd is None]
+    if no_price:
+        notes.append("No price in the hardware file, so not placed: " + ", ".join(no_price) + ".")
+    failed = [e.hardware for e in entries if e.result is None]
+    if failed:
+        notes.append("Could not run the workload (see the verdict table): " + ", ".join(failed) + ".")
+    deadlines = sorted({e.deadline_s for e in entries if e.deadline_s})
+    for d in deadlines:
+        fig.add_hline(y=d, line_dash="dash", line_color=MISSED, annotation_text=f"deadline {fmt_s(d)}")
+    fig.update_layout(xaxis={"title": "price (USD)", "type": "log"},
+                      yaxis={"title": "worst frame latency (s)", "type": "log", "exponentformat": "SI"},
+                      legend_title_text="")
+    cap = ("Each board at its price and worst frame latency (both log scales). Boards below the "
+           "dashed deadline line meet it; the cheapest such board is the buy.")
+    return Figure("fig-latency-price", "Latency vs price", fig, cap, notes)
+
+
+def breakdown_figure(entries) -> Figure:
+    """Per board: the worst frame's total compute time and stall per level (stacked)."""
+    from memsim.report.run import worst_frame
+
+    ran = _ran(entries)
+    boards = [text(e.hardware) for e in ran]
+    keys = ["compute"]
+    for e in ran:
+        for c in e.result.layers.columns:
+            if c.startswith("stall_") and c.endswith("_s") and c != "stall_s":
+                key = "stall " + c[len("stall_"):-2]
+                if key not in keys:
+                    keys.append(key)
+    keys.append("stall (unattributed)")
+    # one value per board in every trace (0 for a level the board does not have)
+    values = {k: [] for k in keys}
+    for e in ran:
+        layers, _ = worst_frame(e.result)
+        values["compute"].append(float(layers["compute_s"].sum()))
+        attributed = 0.0
+        for k in keys[1:-1]:
+            col = f"stall_{k[len('stall '):]}_s"
+            v = float(layers[col].sum()) if col in layers else 0.0
+            attributed += v
+            values[k].append(v)
+        values["stall (unattributed)"].append(max(0.0, float(layers["stall_s"].sum()) - attributed))
+    fig = go.Figure()
+    for i, (k, v) in enumerate(values.items()):
+        if k == "stall (unattributed)" and not any(x > 1e-15 for x in v):
+            continue
+        fig.add_bar(x=boards, y=v, name=text(k), marker_color=COLORS[i % len(COLORS)])
+    for d in sorted({e.deadline_s for e in entries if e.deadline_s}):
+        fig.add_hline(y=d, line_dash="dash", line_color=MISSED, annotation_text=f"deadline {fmt_s(d)}")
+    fig.update_layout(barmode="stack", yaxis={"title": "time in the worst frame (s)",
+                                              "exponentformat": "SI", "ticksuffix": "s"},
+                      legend_title_text="")
+    cap = ("Where each board's worst frame goes: compute of the busiest core plus stall charged "
+           "to each memory level (level names are each board's own).")
+    return Figure("fig-breakdown", "Per-board breakdown", fig, cap)
+
+
+def efficiency_figure(entries) -> Figure:
+    """Frames per second per dollar and per watt, one bar per board."""
+    ran = _ran(entries)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("FPS per dollar", "FPS per watt (TDP)"))
+    boards = [text(e.hardware) for e in ran]
+    per_dollar = [e.fps / e.price_usd if e.price_usd else None for e in ran]
+    per_watt = [e.fps / e.tdp_w if e.tdp_w else None for e in ran]
+    colors = [MET if e.result.summary.get("met") else MISSED for e in ran]
+    fig.add_trace(go.Bar(x=boards, y=per_dollar, marker_color=colors, name="FPS per dollar",
+                         showlegend=False), row=1, col=1)
+    fig.add_trace(go.Bar(x=boards, y=per_watt, marker_color=colors, name="FPS per watt",
+                         showlegend=False), row=1, col=2)
+    fig.update_yaxes(title_text="frames/s per USD", row=1, col=1)
+    fig.update_yaxes(title_text="frames/s per W", row=1, col=2)
+    notes = []
+    missing = [e.hardware for e in ran if e.price_usd is None or e.tdp_w is None]
+    if missing:
+        notes.append("Missing price or TDP (no bar): " + ", ".join(missing) + ".")
+    cap = ("FPS = 1 / worst frame latency (frames one at a time). Green boards meet the deadline, "
+           "red ones miss it. Power is the board's TDP, an upper bound.")
+    return Figure("fig-efficiency", "Frames per second per dollar and per watt", fig, cap, notes)
+
+
+def verdict_table(entries) -> Table:
+    """One row per board: latency, deadline, slack, DRAM, energy, price, FPS/$, FPS/W, verdict."""
+    rows, classes = [], []
+    for e in entries:
+        r = e.row()
+        fps = e.fps
+        per_w = fps / e.tdp_w if fps and e.tdp_w else None
+        verdict = "MET" if r["met"] else ("CANNOT RUN" if e.result is None else "MISSED")
+        rows.append([e.hardware, (fmt_s(r["latency_s"]), r["latency_s"]), (fmt_s(r["deadline_s"]), r["deadline_s"]),
+                     (fmt_s(r["slack_s"]), r["slack_s"]), (fmt_bytes(r["dram_bytes"]), r["dram_bytes"]),
+                     (fmt_j(r["energy_j"]), r["energy_j"]), (fmt_usd(r["price_usd"]), r["price_usd"]),
+                     (fmt_num(r["fps_per_dollar"]), r["fps_per_dollar"]), (fmt_num(per_w), per_w),
+                     e.note or "", verdict])
+        classes.append("met" if r["met"] else "missed")
+    return Table("table-verdict", "Verdict", ["hardware", "worst latency", "deadline", "slack",
+                                              "DRAM / frame", "energy / frame", "price", "FPS per $",
+                                              "FPS per W", "note", "verdict"],
+                 rows, classes, sortable=True, caption="Click a column header to sort.")
+
+
+def compare_figures(entries) -> list[Figure]:
+    """Every figure of the comparison report, in page order."""
+    return [latency_price_figure(entries), breakdown_figure(entries), efficiency_figure(entries)]
+
+
+def compare_html(entries, *, network: str = "", dtype: str = "", batch: int = 1, frames: int = 1) -> str:
+    """The complete comparison page."""
+    met = [e.hardware for e in entries if e.result is not None and e.result.summary.get("met")]
+    deadlines = sorted({e.deadline_s for e in entries if e.deadline_s})
+    facts = [("network", f"{network} ({dtype}, batch {batch})"),
+             ("deadline", ", ".join(fmt_s(d) for d in deadlines) or "—"),
+             ("frames per board", str(frames)), ("boards", str(len(entries))),
+             ("boards meeting the deadline", ", ".join(met) or "none")]
+    priced = [e for e in entries if e.result is not None and e.result.summary.get("met") and e.price_usd]
+    if priced:
+        best = min(priced, key=lambda e: e.price_usd)
+        facts.append(("cheapest board meeting it", f"{best.hardware} ({fmt_usd(best.price_usd)})"))
+    blocks = [verdict_table(entries)] + compare_figures(entries)
+    assumptions = [
+        "Each board runs the network alone, frames back to back, default strategies "
+        "(docs/model.md); latency is the worst frame.",
+        "FPS = 1 / worst frame latency; FPS per watt uses the board's TDP (upper bound on power).",
+        "Prices and TDPs come from the hardware files (see each file's cited sources).",
+    ]
+    return render(f"memsim compare: {network}", subtitle=f"{len(entries)} boards", facts=facts,
+                  blocks=blocks, assumptions=assumptions)
+
+
+def write_compare_report(entries, path, *, network: str = "", dtype: str = "", batch: int = 1,
+                         frames: int = 1) -> Path:
+    """Write the comparison report for ``entries`` (``CompareEntry`` list) to ``path`` atomically."""
+    return write_atomic(path, compare_html(entries, network=network, dtype=dtype, batch=batch,
+                                           frames=frames))

@@ -1,0 +1,109 @@
+"""memsim compare: JSON rows, infeasible boards as rows, and the comparison report's figures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from memsim.cli.app import app
+from memsim.config.loader import load_hardware
+from memsim.report.compare import CompareEntry, ROW_KEYS, write_compare_report
+from memsim.report.html import text
+from memsim.report.run import worst_frame
+from test_report_helpers import PI5, ROOT, XSS, decode, make_result, report_figures, trace
+
+HW = ROOT / "configs" / "hardware"
+
+
+def entries():
+    pi5 = load_hardware(PI5)
+    pi4 = load_hardware(HW / "raspberry-pi-4.yaml")
+    coral = load_hardware(HW / "coral-edge-tpu.yaml")
+    fast = make_result(scale=1.0, seed=1)            # meets 10 ms
+    slow = make_result(scale=8.0, seed=2)            # misses
+    return [CompareEntry(pi5.name, 0.010, str(PI5), pi5, fast),
+            CompareEntry(pi4.name, 0.010, None, pi4, slow),
+            CompareEntry(coral.name, 0.010, None, coral, None, note="no MAC rate for dtype 'fp32' (has int8)")]
+
+
+def test_rows_contract():
+    rows = [e.row() for e in entries()]
+    for r in rows:
+        assert list(r)[:len(ROW_KEYS)] == list(ROW_KEYS)
+    ok, miss, bad = rows
+    assert ok["met"] is True and miss["met"] is False
+    assert ok["fps_per_dollar"] == pytest.approx(1 / ok["latency_s"] / ok["price_usd"])
+    assert ok["slack_s"] == pytest.approx(0.010 - ok["latency_s"])
+    assert bad["met"] is False and bad["latency_s"] is None and "fp32" in bad["note"]
+    assert "note" not in ok
+
+
+def test_compare_report_figures(tmp_path):
+    es = entries()
+    html = write_compare_report(es, tmp_path / "c.html", network="mobilenet_v2", dtype="int8").read_text()
+    figs = report_figures(html)
+    assert set(figs) == {"fig-latency-price", "fig-breakdown", "fig-efficiency"}
+    lp = figs["fig-latency-price"]
+    met, missed = trace(lp, "meets deadline"), trace(lp, "misses deadline")
+    assert decode(met["x"]).tolist() == [es[0].price_usd]
+    assert np.allclose(decode(met["y"]), [es[0].result.summary["latency_s"]])
+    assert np.allclose(decode(missed["y"]), [es[1].result.summary["latency_s"]])
+    [line] = [s for s in lp["layout"]["shapes"] if s["type"] == "line"]
+    assert line["y0"] == line["y1"] == pytest.approx(0.010)
+    # breakdown: compute + stall per level sums to the worst frame's layer time, per board
+    bd = figs["fig-breakdown"]
+    assert bd["layout"]["barmode"] == "stack"
+    total = sum(decode(t["y"]).astype(float) for t in bd["data"])
+    for k, e in enumerate(es[:2]):
+        layers, _ = worst_frame(e.result)
+        assert total[k] == pytest.approx(float((layers["end_s"] - layers["start_s"]).sum()))
+    assert list(trace(bd, "compute")["x"]) == [es[0].hardware, es[1].hardware]
+    eff = figs["fig-efficiency"]
+    per_dollar, per_watt = trace(eff, "FPS per dollar"), trace(eff, "FPS per watt")
+    assert np.allclose(decode(per_dollar["y"]), [e.fps / e.price_usd for e in es[:2]])
+    assert np.allclose(decode(per_watt["y"]), [e.fps / e.tdp_w for e in es[:2]])
+    assert "CANNOT RUN" in html and "Coral Edge TPU" in html
+
+
+def test_hardware_names_escaped(tmp_path):
+    es = entries()
+    es[0].hardware = XSS
+    html = write_compare_report(es, tmp_path / "c.html", network="<b>net</b>").read_text()
+    assert XSS not in html and "<b>net</b>" not in html
+    figs = report_figures(html)
+    assert text(XSS) in list(trace(figs["fig-breakdown"], "compute")["x"])
+
+
+def test_cli_infeasible_boards_are_rows(tmp_path):
+    """fp32 on two int8-only accelerators: two rows with met=false and the reason, exit 0."""
+    report = tmp_path / "cmp.html"
+    res = CliRunner().invoke(app, ["compare", "--network", "mobilenet_v2", "--dtype", "fp32",
+                                   "--deadline", "33ms", str(HW / "coral-edge-tpu.yaml"),
+                                   str(HW / "hailo-8.yaml"), "--json", "--report", str(report)])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert list(out) == ["rows"]
+    assert [r["hardware"] for r in out["rows"]] == ["Coral Edge TPU", "Hailo-8"]
+    for r in out["rows"]:
+        assert r["met"] is False and r["deadline_s"] == pytest.approx(0.033)
+        assert "fp32" in r["note"] and r["latency_s"] is None
+    assert "CANNOT RUN" in report.read_text()
+
+
+def test_cli_fail_on_miss_and_bad_input(tmp_path):
+    from memsim.cli import main
+
+    args = ["compare", "--network", "mobilenet_v2", "--dtype", "fp32", "--deadline", "33ms",
+            str(HW / "coral-edge-tpu.yaml"), "--json"]
+    assert main(args + ["--fail-on-miss"]) == 3
+    assert main(["compare", "--network", "mobilenet_v2", "--deadline", "33",
+                 str(HW / "coral-edge-tpu.yaml")]) == 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ncompute: {cores: 1}\n")
+    report = tmp_path / "r.html"
+    assert main(["compare", "--network", "mobilenet_v2", "--deadline", "33ms", str(bad),
+                 "--report", str(report)]) == 2
+    assert not report.exists()
