@@ -173,7 +173,27 @@ def test_read_only_backing_store_serves_activations_from_sram(tmp_path):
     weights = np.arange(5000, 5040, dtype=np.uint64)     # weight region
     lines = np.concatenate([acts, weights])
     writes = np.zeros(lines.size, bool)
-    done, cost = system.fetch(0, lines, writes, "L1", 0.0, False, onchip=(0, 1000))
+    done, cost = system.fetch(0, lines, writes, "L1", 0.0, False, onchip=((0, 1000),))
     env.run(done)
     assert cost.dram_read_bytes == 40 * 32               # only weights come from flash
     assert cost.bytes_by_level["SRAM"] == 100 * 32        # activations from the SRAM
+
+
+def test_residency_places_activations_then_weights_in_the_largest_scratchpad(tmp_path):
+    from types import SimpleNamespace
+
+    from memsim.engine.residency import resident_ranges
+
+    hw = dram_only(tmp_path)  # scratchpad-only: 1 MiB SPM, writable DRAM
+    plan = SimpleNamespace(region=lambda kind: {"activation": (0, 600 * 1024),
+                                                "weight": (640 * 1024, 1000 * 1024),
+                                                "state": (1024 * 1024, 1024 * 1024)}[kind])
+    # 600 KiB of activations fit; 360 KiB of weights fit the 424 KiB left.
+    assert resident_ranges(hw, [plan]) == [((0, 600 * 16), (640 * 16, 1000 * 16))]
+    big = SimpleNamespace(region=lambda kind: {"activation": (0, 600 * 1024),
+                                               "weight": (640 * 1024, 1100 * 1024),
+                                               "state": (1100 * 1024, 1100 * 1024)}[kind])
+    # 460 KiB of weights do not fit the 424 KiB left: they stay in DRAM.
+    assert resident_ranges(hw, [big]) == [((0, 600 * 16),)]
+    cached = write_hw(tmp_path, CACHED, "cached.yaml")
+    assert resident_ranges(cached, [plan]) == [None]  # caches decide, nothing pinned

@@ -99,7 +99,7 @@ class CompressionSpec(ConfigModel):
         for name in (*_FORMAT_FIELDS["quant"], *_FORMAT_FIELDS["sparse"], "ratio", "codec",
                      "block_bytes", "source", *_DECOMPRESS):
             if getattr(self, name) is not None and name not in allowed:
-                alias = self.model_fields[name].alias or name
+                alias = type(self).model_fields[name].alias or name
                 raise FieldError((alias,), f"not used by format: {fmt} (fields for {fmt}: "
                                            f"{', '.join(sorted(allowed)) or 'none'})")
         if fmt == "none" and self.at is not None:

@@ -57,7 +57,7 @@ class LayerPlan:
     tiles: object  # callable returning an iterator of Tile
     utilisation: float = 1.0
     extra_cycles_per_tile: float = 0.0  # e.g. decompression work added by strategies
-    onchip_lines: tuple[int, int] | None = None  # activation line range, relative to the stream
+    onchip_lines: tuple[tuple[int, int], ...] | None = None  # resident line ranges (stream-relative)
 
 
 @dataclass
@@ -185,7 +185,7 @@ class Runner:
             lines = tile.lines if not line_offset else tile.lines + np.uint64(line_offset)
             onchip = None
             if plan.onchip_lines is not None:
-                onchip = (plan.onchip_lines[0] + line_offset, plan.onchip_lines[1] + line_offset)
+                onchip = tuple((lo + line_offset, hi + line_offset) for lo, hi in plan.onchip_lines)
             done, cost = system.fetch(core, lines, tile.writes, plan.target, float(tile.inner_bytes),
                                       bool(tile.dma), getattr(tile, "mlp", None), onchip)
             self._account_memory(stats, cost, int(tile.lines.size))

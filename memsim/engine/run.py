@@ -16,6 +16,7 @@ import simpy
 from memsim.engine.collect import build_result
 from memsim.engine.feasibility import check_feasible
 from memsim.engine.pipeline import LayerPlan, Runner
+from memsim.engine.residency import resident_ranges
 from memsim.engine.system import System
 from memsim.engine.traffic import background_process, refresh_process
 
@@ -92,6 +93,7 @@ def simulate(scenario, *, progress=None):
     prepared = [prepare_stream(s, hw, strategies, scenario.seed) for s in scenario.streams]
     check_feasible(scenario, [(g, p) for g, p, _ in prepared])
 
+    resident = resident_ranges(hw, [p for _, p, _ in prepared])
     env = simpy.Environment()
     cache_seed = int(seeds[0].generate_state(1)[0])
     hierarchy = Hierarchy.from_hardware(hw, seed=cache_seed) if hw.memory.cache_levels() else None
@@ -105,7 +107,7 @@ def simulate(scenario, *, progress=None):
     stop = env.event()
     dones = []
     for index, (stream, (graph, plan, mappings)) in enumerate(zip(scenario.streams, prepared)):
-        onchip = (0, -(-int(plan.arena_bytes) // hw.memory.line_bytes))  # arena starts at 0
+        onchip = resident[index]
         layers = [LayerPlan(name=m.op.name, op=m.op.kind, macs=int(m.macs), target=m.target_level,
                             tiles=memo.tiles(id(m), m), utilisation=float(m.utilisation),
                             extra_cycles_per_tile=float(getattr(m, "extra_cycles_per_tile", 0.0)),

@@ -26,6 +26,7 @@ import numpy as np
 import simpy
 
 from memsim.engine.links import LinkGroup, SharedLink
+from memsim.strategies.segments import segments_of
 
 # Outstanding requests per cache level when a preset gives no `mshrs` (the DESIGN §3 example
 # value; Cortex-A76 L1D tracks 20 outstanding misses, Arm TRM 100798 §A6).
@@ -51,6 +52,22 @@ class TileCost:
         if not self.finished_at:
             return "none"
         return max(self.finished_at.items(), key=lambda kv: kv[1])[0]
+
+
+def backing_level(hw) -> str | None:
+    """The on-chip memory that holds resident data, or None when caches manage everything.
+
+    A read-only backing store (MCU flash) forces activations on chip: the largest level. A
+    hierarchy without caches (an NPU's scratchpads) keeps what fits resident in its largest
+    scratchpad, as accelerator compilers do (e.g. the Edge TPU compiler caches parameters in
+    on-chip SRAM; Coral documentation, "Parameter data caching").
+    """
+    levels = list(hw.memory.levels)
+    if not hw.memory.dram.writable:
+        return max(levels, key=lambda lvl: lvl.size_bytes).name if levels else None
+    if levels and not any(lvl.kind == "cache" for lvl in levels):
+        return max(levels, key=lambda lvl: lvl.size_bytes).name
+    return None
 
 
 class System:
@@ -84,8 +101,7 @@ class System:
         self._latency = {lvl.name: lvl.latency_ps for lvl in self.levels}
         self._explicit_mshrs = {lvl.name: lvl.mshrs for lvl in self.levels}
         self._mshrs = {lvl.name: (lvl.mshrs or DEFAULT_CACHE_MSHRS) for lvl in self.levels}
-        # With a read-only backing store (MCU flash) activations live in the largest on-chip memory.
-        self.backing = None if dram.writable else max(self.levels, key=lambda lvl: lvl.size_bytes).name
+        self.backing = backing_level(hw)
         caches = [lvl for lvl in self.levels if lvl.kind == "cache"]
         self._dram_mshrs = (caches[-1].mshrs or DEFAULT_CACHE_MSHRS) if caches else DEFAULT_DMA_OUTSTANDING
 
@@ -108,25 +124,39 @@ class System:
 
     def fetch(self, core: int, lines: np.ndarray, writes: np.ndarray | None, target: str | None,
               inner_bytes: float, dma: bool, mlp: int | None = None,
-              onchip: tuple[int, int] | None = None) -> tuple[simpy.Event, TileCost]:
+              onchip: tuple[int, int] | None = None, segments=None
+              ) -> tuple[simpy.Event, TileCost]:
         """Start a tile's memory phase on ``core``; returns (done event, cost record).
 
         The phase lasts ``max(t0 + transfers, floor)``: data starts to flow after the latency
         ``t0`` of the deepest level the tile reaches, then the transfers share their links;
         ``floor`` is the Little's-law bound. A DRAM-bound stream thus takes
         ``latency + bytes/bandwidth`` and an MLP-bound one ``ceil(n/m)·latency``.
-        ``onchip`` (line range ``[lo, hi)``) marks the stream's activation lines, which a
-        read-only backing store cannot hold: their misses go to the on-chip ``backing`` level.
+        ``onchip`` (line ranges ``[lo, hi)``) marks lines resident on chip (see
+        ``memsim.engine.residency``): their misses go to the on-chip ``backing`` level, not DRAM.
+
+        ``segments`` (a ``memsim.strategies.segments.MemorySegments``; by default the one
+        ``lines`` carries) tags runs of lines with strategy effects below the caches: compression
+        ``at: dram`` (DRAM moves ``dram_ratio`` of the plain bytes, and the plain bytes pass a
+        shared decompressor link, so a decompressor slower than DRAM becomes the bound) and
+        streaming stores (non-temporal output writes bypass the caches: no write-allocate fill,
+        one full-line DRAM write each).
         """
         env = self.env
         cost = TileCost()
-        backing_lines = 0
-        if self.backing is not None and onchip is not None:
-            hits, accesses, dram_reads, dram_writes, backing_lines = self._split_counts(
-                core, lines, writes, onchip)
-        else:
-            hits, accesses, dram_reads, dram_writes = self._counts(core, lines, writes)
+        if segments is None:
+            segments = segments_of(lines)
+        lines = np.asarray(lines)
         line = self.line_bytes
+        codec: dict = {}
+        if segments is None:
+            hits, accesses, dram_reads, dram_writes, backing_lines = self._run_counts(
+                core, lines, writes, onchip)
+            cost.dram_read_bytes = float(dram_reads) * line
+            cost.dram_write_bytes = float(dram_writes) * line
+        else:
+            hits, accesses, dram_reads, backing_lines = self._segment_counts(
+                core, lines, writes, onchip, segments, cost, codec)
         transfers: list[tuple[str, object, float]] = []
         for j, name in enumerate(self.cache_names):
             nbytes = float(accesses[j]) * line
@@ -146,10 +176,11 @@ class System:
             nbytes = float(backing_lines) * line
             cost.bytes_by_level[self.backing] = cost.bytes_by_level.get(self.backing, 0.0) + nbytes
             transfers.append((self.backing, self.ports[self.backing][core], nbytes))
-        cost.dram_read_bytes = float(dram_reads) * line
-        cost.dram_write_bytes = float(dram_writes) * line
-        if dram_reads or dram_writes:
+        if cost.dram_read_bytes or cost.dram_write_bytes:
             transfers.append(("dram", self.dram, cost.dram_read_bytes + cost.dram_write_bytes))
+        for bps, nbytes in codec.items():
+            if nbytes > 0:
+                transfers.append(("decompress", self._codec_link(bps), nbytes))
         floor, worst = self._latency_floor(hits, dram_reads, mlp, dma, target)
         cost.latency_ps = floor
         first = self._first_latency(hits, dram_reads)
@@ -177,14 +208,74 @@ class System:
                 start()
         return done, cost
 
-    def _split_counts(self, core, lines, writes, onchip):
-        """``_counts`` for activation lines (backed on-chip) and the rest (backed by DRAM/flash).
+    def _run_counts(self, core, lines, writes, onchip):
+        """(hits, accesses, DRAM line reads, DRAM line writes, backing-store lines) of a batch."""
+        if self.backing is not None and onchip is not None:
+            return self._split_counts(core, lines, writes, onchip)
+        h, a, r, w = self._counts(core, lines, writes)
+        return h, a, r, w, 0
 
-        The two groups go through the caches one after the other (activations first), each in
-        its original order.
+    def _segment_counts(self, core, lines, writes, onchip, segments, cost, codec):
+        """Cache counts run by run (in order, so the caches see the same sequence as one batch),
+        each run's DRAM bytes scaled by its ratio and its plain bytes routed through its
+        decompressor; streaming-store runs skip the caches. Adds DRAM bytes to ``cost`` and codec
+        bytes to ``codec``; returns (hits, accesses, DRAM line reads, backing-store lines)."""
+        if segments.total != lines.size:
+            raise ValueError(f"tile segments cover {segments.total} lines, the tile has "
+                             f"{lines.size}")
+        line = self.line_bytes
+        n = len(self.cache_names)
+        hits = np.zeros(n, np.int64)
+        accesses = np.zeros(n, np.int64)
+        reads_total, backing_total, pos = 0, 0, 0
+
+        def add(bps, nbytes):
+            if bps and nbytes:
+                codec[bps] = codec.get(bps, 0.0) + nbytes
+
+        for run in segments.runs:
+            sl = slice(pos, pos + run.n)
+            pos += run.n
+            w = writes[sl] if writes is not None else np.zeros(run.n, bool)
+            ratio = run.dram_ratio
+            if run.streaming and self.cache_names and w.all():
+                # non-temporal stores: full lines straight to DRAM, no fill, no cache state
+                if self.backing is not None and onchip is not None:
+                    backing_total += run.n
+                else:
+                    cost.dram_write_bytes += run.n * line * ratio
+                    add(run.decompress_bps, run.n * line)
+                continue
+            h, a, r, wb, bk = self._run_counts(core, lines[sl], w, onchip)
+            hits += h
+            accesses += a
+            reads_total += r
+            backing_total += bk
+            cost.dram_read_bytes += r * line * ratio
+            add(run.decompress_bps, r * line)
+            cost.dram_write_bytes += wb * line * segments.write_ratio
+            add(segments.write_bps, wb * line)
+        return hits, accesses, reads_total, backing_total
+
+    def _codec_link(self, bytes_per_s: float) -> SharedLink:
+        """The DRAM-side (de)compressor of this throughput, shared by all cores (created on
+        first use: one unit per distinct throughput)."""
+        links = self.__dict__.setdefault("_codec_links", {})
+        link = links.get(bytes_per_s)
+        if link is None:
+            link = links[bytes_per_s] = SharedLink(self.env, bytes_per_s,
+                                                   f"decompress@{bytes_per_s:.3g}B/s")
+        return link
+
+    def _split_counts(self, core, lines, writes, onchip):
+        """``_counts`` for resident lines (backed on chip) and the rest (backed by DRAM/flash).
+
+        The two groups go through the caches one after the other (resident first), each in its
+        original order.
         """
-        lo, hi = onchip
-        mask = (lines >= np.uint64(lo)) & (lines < np.uint64(hi))
+        mask = np.zeros(lines.size, dtype=bool)
+        for lo, hi in onchip:
+            mask |= (lines >= np.uint64(lo)) & (lines < np.uint64(hi))
         if writes is None:
             writes = np.zeros(lines.size, dtype=bool)
         h1, a1, r1, w1 = self._counts(core, lines[mask], writes[mask])
