@@ -126,3 +126,34 @@ def test_xss_layer_name_runs_no_script(browser, tmp_path):
     es[0].hardware = XSS
     path = write_compare_report(es, tmp_path / "xss-compare.html", network=XSS)
     check(browser, path, tmp_path, 3)
+
+
+def test_hostile_layer_name_from_an_imported_csv_runs_no_script(browser, tmp_path):
+    """End to end: a SCALE-Sim CSV names a layer with markup; simulate, report, open."""
+    import memsim
+
+    csv = tmp_path / "hostile.csv"
+    csv.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+                   f"Num Filter, Strides,\n{XSS},16,16,3,3,8,16,1,\nsafe,14,14,3,3,16,16,1,\n")
+    scenario = tmp_path / "s.yaml"
+    hw = Path(__file__).resolve().parents[1] / "configs" / "hardware" / "raspberry-pi-5.yaml"
+    scenario.write_text(f"name: xss\nhardware: {hw}\nstreams:\n  - {{network: hostile.csv, dtype: int8}}\n")
+    result = memsim.simulate(scenario)
+    assert XSS in set(result.layers["name"])
+    path = write_run_report(result, tmp_path / "xss-imported.html")
+    check(browser, path, tmp_path, 6)
+
+
+def test_compare_on_every_preset_opens_offline(browser, tmp_path):
+    """`memsim compare --network mobilenet_v2 --deadline 33ms configs/hardware/*.yaml` end to end."""
+    import json
+
+    from memsim.cli import main
+
+    presets = sorted((Path(__file__).resolve().parents[1] / "configs" / "hardware").glob("*.yaml"))
+    assert len(presets) >= 14
+    out = tmp_path / "compare.html"
+    code = main(["compare", "--network", "mobilenet_v2", "--deadline", "33ms", "--json",
+                 "--report", str(out), *map(str, presets)])
+    assert code == 0
+    check(browser, out, tmp_path, 3)

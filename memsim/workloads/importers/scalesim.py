@@ -76,7 +76,7 @@ def load_scalesim_csv(path, batch: int = 1, dtype: str = "int8") -> Graph:
                                  path=path, line=lineno, col=col)
             vals[fname] = v
             col += len(raw) + 1
-        safe = re.sub(r"[^0-9A-Za-z_.-]", "_", name)
+        safe = name  # kept verbatim: reports escape names, users see their own
         if names is GEMM_FIELDS:
             x = b.input(f"{safe}.input", (vals["M"], vals["K"]))
             outputs.append(b.linear(x, vals["N"], bias=False, name=safe))
