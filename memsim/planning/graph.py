@@ -59,7 +59,9 @@ def activation_buffers(graph, tensor_bytes: Callable | None = None, inplace: boo
     tensors, ops = graph.tensors, graph.ops
     n = len(ops)
     size_of = tensor_bytes or (lambda t: t.nbytes)
-    owner = {name: _root(tensors, name) for name, t in tensors.items() if t.kind in ACTIVATION_KINDS}
+    # a view of a weight or state lives in that region, never in the arena
+    owner = {name: _root(tensors, name) for name, t in tensors.items()
+             if t.kind in ACTIVATION_KINDS and tensors[_root(tensors, name)].kind in ACTIVATION_KINDS}
     start: dict[str, int] = {}
     end: dict[str, int] = {}
     for name in graph.inputs:
@@ -132,10 +134,13 @@ class MemoryPlan:
         """Largest total of simultaneously live activation bytes."""
         return self.plan.lower_bound_bytes
 
+    naive_total: int | None = None
+
     @property
     def naive_bytes(self) -> int:
-        """Sum of all activation buffers (one buffer per tensor)."""
-        return self.plan.naive_bytes
+        """Activation bytes without any reuse: every non-view tensor its own aligned buffer, no
+        in-place (``plan.naive_bytes`` is the sum over the planned, in-place-merged buffers)."""
+        return self.plan.naive_bytes if self.naive_total is None else self.naive_total
 
     def address(self, name: str) -> int:
         """Byte address of tensor ``name``."""
@@ -154,7 +159,10 @@ class MemoryPlan:
 def plan_graph(graph, algorithm: str = "greedy-by-size", alignment: int = 64,
                time_limit_s: float = DEFAULT_TIME_LIMIT_S, tensor_bytes: Callable | None = None,
                inplace: bool = True, seed: int = 0) -> MemoryPlan:
-    """Plan the activations of ``graph`` and lay out weights and states after them."""
+    """Plan the activations of ``graph`` and lay out weights and states after them.
+
+    ``none`` means no reuse at all: one buffer per tensor and no in-place either."""
+    inplace = inplace and algorithm != "none"
     gb = activation_buffers(graph, tensor_bytes, inplace)
     plan = plan_buffers(gb.buffers, algorithm, time_limit_s=time_limit_s, alignment=alignment, seed=seed)
     size_of = tensor_bytes or (lambda t: t.nbytes)
@@ -173,8 +181,14 @@ def plan_graph(graph, algorithm: str = "greedy-by-size", alignment: int = 64,
         if name not in addresses and tensor.alias_of is not None:
             addresses[name] = addresses[_root(graph.tensors, name)]
     high, live = _profiles(gb, plan)
+    naive = plan.naive_bytes
+    if inplace:
+        align = max(1, alignment)
+        naive = sum(_align(b.size, align)
+                    for b in activation_buffers(graph, tensor_bytes, inplace=False).buffers)
     return MemoryPlan(plan=plan, addresses=addresses, regions=regions, live_bytes_per_step=high,
-                      lower_bound_per_step=live, tensor_bytes=tensor_bytes, buffers=gb.buffers)
+                      lower_bound_per_step=live, tensor_bytes=tensor_bytes, buffers=gb.buffers,
+                      naive_total=naive)
 
 
 def _profiles(gb: GraphBuffers, plan: Plan) -> tuple[list[int], list[int]]:

@@ -1,0 +1,90 @@
+"""Planner benchmark: arena / lower bound / naive and seconds per algorithm, for every MiniMalloc
+instance in ../shared/data/minimalloc and every zoo network (int8, batch 1, batch norm folded).
+
+    python benchmarks/planner.py [--time-limit 60] [--instances-only | --networks-only]
+
+``best`` on the instances aims at their 1 MiB capacity first (``capacity=1048576``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from memsim.planning import plan_buffers, plan_graph, read_instances, validate
+from memsim.planning.buffers import Buffer
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "minimalloc"
+if not DATA.exists():
+    DATA = Path("/work/shared/data/minimalloc")
+ALGS = ("none", "greedy-by-size", "greedy-by-breadth", "best")
+MIB = 1_048_576
+
+
+def instances(limit: float) -> None:
+    print("| instance | n | lower bound | naive | greedy-by-size | greedy-by-breadth | best | "
+          "best / LB | best / greedy | best s | fits 1 MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for path in sorted(DATA.glob("*.csv")):
+        bufs = read_instances(path)
+        cap = int(path.name.split(".")[1]) if path.name.count(".") == 2 else None
+        res = {}
+        for alg in ALGS:
+            t0 = time.perf_counter()
+            plan = plan_buffers(bufs, alg, time_limit_s=limit, capacity=cap)
+            validate(bufs, plan)
+            res[alg] = (plan.arena_bytes, time.perf_counter() - t0, plan)
+        lb = res["best"][2].lower_bound_bytes
+        greedy = min(res["greedy-by-size"][0], res["greedy-by-breadth"][0])
+        best = res["best"][0]
+        print(f"| {path.stem.split('.')[0]} | {len(bufs)} | {lb:,} | {res['none'][0]:,} | "
+              f"{res['greedy-by-size'][0]:,} ({res['greedy-by-size'][1]:.3f} s) | "
+              f"{res['greedy-by-breadth'][0]:,} | {best:,} | {best / lb:.4f} | "
+              f"{best / greedy:.4f} | {res['best'][1]:.2f} | "
+              f"{'yes' if cap is not None and best <= cap else 'no'} |", flush=True)
+
+
+def networks(limit: float) -> None:
+    from memsim.workloads import build, list_networks
+
+    print("| network | alignment | buffers | lower bound | naive | greedy-by-size | "
+          "greedy-by-breadth | best | gbs s | best s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for info in list_networks():
+        name = info["name"]
+        try:
+            g = build(name, 1, "int8").fold_batchnorm()
+        except Exception as err:  # noqa: BLE001 - a network that needs parameters
+            print(f"| {name} | skipped: {type(err).__name__}: {err} |")
+            continue
+        for alignment in (1, 64):
+            res = {}
+            for alg in ALGS:
+                t0 = time.perf_counter()
+                mp = plan_graph(g, alg, alignment=alignment, time_limit_s=limit)
+                validate([Buffer(b.id, -(-b.size // alignment) * alignment, b.start, b.end)
+                          for b in mp.buffers], mp.plan)
+                res[alg] = (mp.arena_bytes, time.perf_counter() - t0, mp)
+            mp = res["greedy-by-size"][2]
+            print(f"| {name} | {alignment} | {len(mp.buffers)} | {mp.lower_bound_bytes:,} | "
+                  f"{mp.naive_bytes:,} | {res['greedy-by-size'][0]:,} | "
+                  f"{res['greedy-by-breadth'][0]:,} | {res['best'][0]:,} | "
+                  f"{res['greedy-by-size'][1]:.3f} | {res['best'][1]:.2f} |", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per best run")
+    ap.add_argument("--instances-only", action="store_true")
+    ap.add_argument("--networks-only", action="store_true")
+    args = ap.parse_args()
+    if not args.networks_only:
+        instances(args.time_limit)
+    if not args.instances_only:
+        print()
+        networks(min(args.time_limit, 10.0))
+
+
+if __name__ == "__main__":
+    main()
