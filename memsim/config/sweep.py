@@ -26,10 +26,23 @@ METRICS = ("latency_s", "latency_p50_s", "latency_p99_s", "slack_s", "miss_rate"
 _PATH_SUFFIXES = (".yaml", ".yml", ".onnx", ".csv")
 
 
+def plain_value(value):
+    """YAML data as plain Python (ruamel's scalar subclasses become int/float/str/bool)."""
+    if isinstance(value, dict):
+        return {str(k): plain_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_value(v) for v in value]
+    for kind in (bool, int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
 def resolve_value(key: str, value):
     """A swept value as the base scenario should see it: a file path given for ``hardware`` or
     a stream's ``network`` is made absolute relative to the sweep file (the current base
     directory while validating); every other value is returned unchanged."""
+    value = plain_value(value)
     last = key.rsplit(".", 1)[-1]
     if not isinstance(value, str) or last not in ("hardware", "network"):
         return value
@@ -154,21 +167,27 @@ class Sweep(ConfigModel):
         base = Path(self.base)
         raw = load_yaml(base)
         swept = list(self.grid) + list(self.zip)
-        for table, values in (("grid", self.grid), ("zip", self.zip)):
-            for key, options in values.items():
-                nested = any(key != other and key.startswith(other + ".") for other in swept)
-                for i, value in enumerate(options):
-                    data = copy.deepcopy(raw)
-                    try:
-                        data = apply_overrides(data, {key: value}, base_dir=base.parent, path=base)
-                        validate_data(Scenario, data, base, source_path=base)
-                    except InputError as err:
-                        if nested and "no entry named" not in err.problem \
-                                and "cannot go into" not in err.problem:
-                            continue
-                        where = f"{err.field}: " if err.field and err.field != key else ""
-                        problem = err.problem.split(" [from override")[0]
-                        raise FieldError((table, key, i), f"{where}{problem}") from None
+        checks = [("grid", key, i, {key: value}) for key, options in self.grid.items()
+                  for i, value in enumerate(options)]
+        zip_len = len(next(iter(self.zip.values()))) if self.zip else 0
+        checks += [("zip", key, i, {k: v[i] for k, v in self.zip.items()})
+                   for i in range(zip_len) for key in list(self.zip)[:1]]
+        for table, key, i, values in checks:
+            nested = any(k != other and k.startswith(other + ".") for k in values
+                         for other in swept)
+            data = copy.deepcopy(raw)
+            try:
+                ordered = dict(sorted(values.items(), key=lambda kv: kv[0].count(".")))
+                data = apply_overrides(data, ordered, base_dir=base.parent, path=base)
+                validate_data(Scenario, data, base, source_path=base)
+            except InputError as err:
+                if nested:
+                    continue
+                culprit = next((k for k in values if err.field == k or
+                                err.field.startswith(k + ".")), key)
+                where = f"{err.field}: " if err.field and err.field != culprit else ""
+                problem = err.problem.split(" [from override")[0]
+                raise FieldError((table, culprit, i), f"{where}{problem}") from None
 
     @property
     def points(self) -> int:

@@ -1,0 +1,145 @@
+"""Sweep expansion: a validated ``Sweep`` → the list of points it describes.
+
+A point is the base scenario with one value per swept path (``grid``: every combination, in the
+order the paths are written, last path fastest; ``zip``: the i-th value of every zipped path
+together) and one seed. ``exclude`` entries remove every point whose values match all of the
+entry's paths (exact equality of the YAML values, after path resolution).
+
+Each point is resolved in the parent process: the overrides are applied to the base scenario's
+raw YAML and the result validated as a ``Scenario``. The point id is a hash of the resolved
+scenario (every field, numbers in internal units), the seed and the memsim version, so the same
+physical point always maps to the same stored file and a changed base file or a new memsim
+version never reuses stale results. Two combinations that resolve to the same scenario (``512 KiB``
+and ``0.5 MiB``) share one id: the point is computed once and both rows show it. A point whose combination of values is invalid keeps its
+error (``status = "invalid"``) and is stored as failed without running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import memsim
+from memsim.errors import InputError
+
+
+@dataclass
+class Point:
+    """One design point: swept ``values`` (dotted path → YAML value), ``seed``, its ``id``, the
+    validated ``scenario`` (None when the combination is invalid, then ``error`` says why)."""
+
+    index: int
+    values: dict
+    seed: int
+    id: str
+    scenario: object = None
+    error: str | None = None
+    keys: dict = field(default_factory=dict)
+
+
+def load_sweep(path):
+    """Load and validate a sweep file → ``memsim.config.Sweep`` (``InputError`` when bad)."""
+    from memsim.config.loader import load_yaml, validate_data
+    from memsim.config.sweep import Sweep
+
+    path = Path(path)
+    return validate_data(Sweep, load_yaml(path), path, source_path=path.resolve())
+
+
+def sweep_name(sweep) -> str:
+    """The sweep's name: ``name`` in the file, else the file's stem."""
+    if sweep.name:
+        return sweep.name
+    return Path(sweep.source_path).stem if sweep.source_path else "sweep"
+
+
+def combinations(sweep) -> list[dict]:
+    """Every combination of swept values (before seeds), ``exclude`` applied, in grid order."""
+    grid_keys = list(sweep.grid)
+    zip_keys = list(sweep.zip)
+    zip_len = len(next(iter(sweep.zip.values()))) if sweep.zip else 1
+    combos = []
+    for values in itertools.product(*(sweep.grid[k] for k in grid_keys)):
+        for j in range(zip_len):
+            point = dict(zip(grid_keys, values))
+            for k in zip_keys:
+                point[k] = sweep.zip[k][j]
+            if not any(all(_same(point.get(k), v) for k, v in ex.items())
+                       for ex in sweep.exclude):
+                combos.append(point)
+    return combos
+
+
+def _plain(obj):
+    """A deep copy of YAML data as plain dicts and lists (cheaper to copy than ruamel nodes)."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def _same(a, b) -> bool:
+    return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
+
+
+def _canonical(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def point_id(resolved: dict, seed: int) -> str:
+    """16 hex digits of SHA-256 over the resolved scenario, the seed and the memsim version."""
+    text = _canonical({"scenario": resolved, "seed": seed, "memsim": memsim.__version__})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _ordered(values: dict) -> list:
+    # a parent path is set before the paths below it (``hardware`` before ``hardware.memory…``)
+    return sorted(values.items(), key=lambda kv: kv[0].count("."))
+
+
+def expand(sweep) -> list[Point]:
+    """All points of ``sweep`` (combinations × seeds), resolved and hashed."""
+    from memsim.config.loader import apply_overrides, load_yaml, validate_data
+    from memsim.config.scenario import Scenario
+
+    base = Path(sweep.base)
+    raw = _plain(load_yaml(base))
+    swept = value_columns(sweep)
+    if isinstance(raw.get("hardware"), str) and "hardware" not in swept:
+        hw_path = Path(raw["hardware"]).expanduser()
+        if not hw_path.is_absolute():
+            hw_path = base.parent / hw_path
+        raw["hardware"] = _plain(load_yaml(hw_path.resolve()))  # read once, not per point
+    points = []
+    for values in combinations(sweep):
+        for seed in sweep.seeds:
+            data = _plain(raw)
+            overrides = dict(_ordered(values))
+            overrides["seed"] = seed
+            try:
+                data = apply_overrides(data, overrides, base_dir=base.parent, path=base)
+                scenario = validate_data(Scenario, data, base, source_path=base)
+            except InputError as err:
+                problem = err.message.replace(str(base) + ": ", "", 1)
+                pid = point_id({"invalid": values, "base": str(base)}, seed)
+                points.append(Point(len(points), values, seed, pid, None, problem))
+                continue
+            resolved = scenario.model_dump(mode="json")
+            points.append(Point(len(points), values, seed, point_id(resolved, seed), scenario))
+    return points
+
+
+def value_columns(sweep) -> list[str]:
+    """The dotted swept paths, in file order (grid then zip); each is a results column."""
+    return list(sweep.grid) + list(sweep.zip)
+
+
+def column_value(value):
+    """A swept value as a scalar column cell: mappings and lists as canonical JSON text."""
+    if isinstance(value, (dict, list, tuple)):
+        return _canonical(value)
+    return value
