@@ -173,7 +173,7 @@ def test_read_only_backing_store_serves_activations_from_sram(tmp_path):
     weights = np.arange(5000, 5040, dtype=np.uint64)     # weight region
     lines = np.concatenate([acts, weights])
     writes = np.zeros(lines.size, bool)
-    done, cost = system.fetch(0, lines, writes, "L1", 0.0, False, onchip=((0, 1000),))
+    done, cost, _ = system.fetch(0, lines, writes, "L1", 0.0, False, onchip=((0, 1000),))
     env.run(done)
     assert cost.dram_read_bytes == 40 * 32               # only weights come from flash
     assert cost.bytes_by_level["SRAM"] == 100 * 32        # activations from the SRAM

@@ -191,3 +191,27 @@ def test_missed_deadline_exit_code_only_with_fail_on_miss(tmp_path):
                          "  - {network: person_detect, dtype: int8, deadline: 1 us}")
     assert main(["run", str(path), "--no-save", "--json"]) == 0
     assert main(["run", str(path), "--no-save", "--json", "--fail-on-miss"]) == 3
+
+
+STREAM_HW = """
+name: dram-only
+compute: {cores: 1, clock: 1 GHz, kind: simd, macs_per_cycle: {int8: 100000}}
+memory:
+  levels:
+    - {name: SPM, kind: scratchpad, size: 64 KiB, latency: 1 cycles, bandwidth: 100000 B/cycle, scope: core, mshrs: 100000}
+  dram: {name: d, bandwidth: 10 GB/s, latency: 100 ns, channels: 1}
+"""
+
+
+def test_dram_bound_streaming_layer_takes_bytes_over_bandwidth_plus_latency(tmp_path):
+    """A 1 MiB relu on a DRAM-only config: every byte crosses DRAM once each way."""
+    (tmp_path / "hw.yaml").write_text(STREAM_HW)
+    (tmp_path / "net.yaml").write_text(
+        "name: stream\ninputs: {x: [1, 64, 128, 128]}\nlayers:\n  - {name: r, op: relu}\n")
+    path = scenario_file(tmp_path, "hw.yaml", "  - {network: net.yaml, dtype: int8}")
+    result = memsim.simulate(path)
+    layer = result.layers.iloc[0]
+    assert layer["dram_bytes"] == 2 * 64 * 128 * 128  # read the input, write the output
+    expected = layer["dram_bytes"] / 10e9 + 100e-9
+    assert layer["end_s"] - layer["start_s"] == pytest.approx(expected, rel=0.01)
+    assert layer["bound"] == "dram"

@@ -26,13 +26,23 @@ from memsim.engine.system import System
 class _CoreState:
     """Buffers between one core's fetcher and its compute unit."""
 
-    __slots__ = ("free", "ready", "fetch_wait", "compute_wait")
+    __slots__ = ("free", "ready", "pending", "fetch_wait", "compute_wait")
 
     def __init__(self, buffers: int):
         self.free = buffers
-        self.ready: deque = deque()
+        self.ready: deque = deque()     # fetched tiles, in order, for the compute unit
+        self.pending: deque = deque()   # (tile, cost, done event) issued, not yet handed over
         self.fetch_wait = None
         self.compute_wait = None
+
+    def flush(self) -> None:
+        """Hand over, in issue order, every pending tile whose memory phase is done."""
+        while self.pending:
+            tile, cost, done = self.pending[0]
+            if done is not None and not done.triggered:
+                return
+            self.pending.popleft()
+            self.deliver(None if tile is None else (tile, cost))
 
     def deliver(self, item) -> None:
         self.ready.append(item)
@@ -172,7 +182,9 @@ class Runner:
             state.wake_fetcher()
 
     def _fetcher(self, core, work, plan, stats, line_offset, state):
+        """Issue fetches in order whenever a buffer is free; hand tiles over in order when done."""
         env, system = self.env, self.system
+        prev = None
         while True:
             if state.free == 0:
                 state.fetch_wait = env.event()
@@ -180,17 +192,18 @@ class Runner:
             state.free -= 1
             tile = next(work, None)
             if tile is None:
-                state.deliver(None)
+                state.pending.append((None, None, None))
+                state.flush()
                 return
             lines = tile.lines if not line_offset else tile.lines + np.uint64(line_offset)
             onchip = None
             if plan.onchip_lines is not None:
                 onchip = tuple((lo + line_offset, hi + line_offset) for lo, hi in plan.onchip_lines)
-            done, cost = system.fetch(core, lines, tile.writes, plan.target, float(tile.inner_bytes),
-                                      bool(tile.dma), getattr(tile, "mlp", None), onchip)
+            done, cost, prev = system.fetch(core, lines, tile.writes, plan.target, float(tile.inner_bytes),
+                                            bool(tile.dma), getattr(tile, "mlp", None), onchip, prev)
             self._account_memory(stats, cost, int(tile.lines.size))
-            yield done
-            state.deliver((tile, cost))
+            state.pending.append((tile, cost, done))
+            done.callbacks.append(lambda _e: state.flush())
 
     def _compute(self, core, tile, plan, stats):
         env = self.env

@@ -70,6 +70,40 @@ def backing_level(hw) -> str | None:
     return None
 
 
+def _after(event, fn) -> None:
+    """Call ``fn()`` once ``event`` has been processed (at once when it is None or already was)."""
+    if event is None or event.processed:
+        fn()
+    else:
+        event.callbacks.append(lambda _e: fn())
+
+
+class FetchChain:
+    """Events of one tile's memory phase: ``moved`` (transfers), ``floor`` (latency floor) and
+    ``done`` (both)."""
+
+    __slots__ = ("moved", "floor", "done", "_left")
+
+    def __init__(self, env: simpy.Environment):
+        self.moved = env.event()
+        self.floor = env.event()
+        self.done = env.event()
+        self._left = 2
+
+    def moved_done(self) -> None:
+        self.moved.succeed()
+        self._part()
+
+    def floor_done(self) -> None:
+        self.floor.succeed()
+        self._part()
+
+    def _part(self) -> None:
+        self._left -= 1
+        if self._left == 0:
+            self.done.succeed()
+
+
 class System:
     """Links, cores and caches of one hardware description inside a simpy environment.
 
@@ -124,14 +158,18 @@ class System:
 
     def fetch(self, core: int, lines: np.ndarray, writes: np.ndarray | None, target: str | None,
               inner_bytes: float, dma: bool, mlp: int | None = None,
-              onchip: tuple[int, int] | None = None, segments=None
-              ) -> tuple[simpy.Event, TileCost]:
-        """Start a tile's memory phase on ``core``; returns (done event, cost record).
+              onchip: tuple | None = None, prev: "FetchChain | None" = None, segments=None
+              ) -> tuple[simpy.Event, TileCost, "FetchChain"]:
+        """Start a tile's memory phase on ``core``; returns (done event, cost record, chain).
 
         The phase lasts ``max(t0 + transfers, floor)``: data starts to flow after the latency
         ``t0`` of the deepest level the tile reaches, then the transfers share their links;
         ``floor`` is the Little's-law bound. A DRAM-bound stream thus takes
         ``latency + bytes/bandwidth`` and an MLP-bound one ``ceil(n/m)·latency``.
+        ``prev`` (the previous tile's ``FetchChain`` on this core) pipelines fetches: this tile's
+        latency overlaps the previous tile's transfers, its data follows them in order, and its
+        Little's-law floor starts when the previous floor ends (the outstanding-request slots
+        are shared), so a stream of tiles pays the first-access latency once.
         ``onchip`` (line ranges ``[lo, hi)``) marks lines resident on chip (see
         ``memsim.engine.residency``): their misses go to the on-chip ``backing`` level, not DRAM.
 
@@ -183,34 +221,56 @@ class System:
                 transfers.append(("decompress", self._codec_link(bps), nbytes))
         floor, worst = self._latency_floor(hits, dram_reads, mlp, dma, target)
         cost.latency_ps = floor
-        first = self._first_latency(hits, dram_reads)
-        done = env.event()
-        pending = [len(transfers) + (1 if floor > 0 else 0)]
-        if not pending[0]:
-            done.succeed()
-            return done, cost
+        chain = FetchChain(env)
+        self._schedule(chain, transfers, floor, f"latency:{worst}",
+                       self._first_latency(hits, dram_reads), prev, cost)
+        return chain.done, cost, chain
 
-        def finished(name):
-            cost.finished_at[name] = env.now
-            pending[0] -= 1
-            if pending[0] == 0:
-                done.succeed()
+    def _schedule(self, chain, transfers, floor: int, floor_name: str, first: int, prev, cost):
+        """Start the floor after the previous tile's floor, and the transfers ``first`` ps from
+        now but not before the previous tile's transfers finished (in-order, pipelined)."""
+        env = self.env
 
-        if floor > 0:
-            env.timeout(floor).callbacks.append(lambda _e, n=f"latency:{worst}": finished(n))
-        if transfers:
-            def start(_e=None):
-                for name, link, nbytes in transfers:
-                    link.transfer(nbytes).callbacks.append(lambda _e, n=name: finished(n))
-            if first:
-                env.timeout(first).callbacks.append(start)
-            else:
-                start()
-        return done, cost
+        def floor_start():
+            if floor <= 0:
+                chain.floor_done()
+                return
+
+            def ended(_e):
+                cost.finished_at[floor_name] = env.now
+                chain.floor_done()
+            env.timeout(floor).callbacks.append(ended)
+
+        def transfers_start():
+            if not transfers:
+                chain.moved_done()
+                return
+            left = [len(transfers)]
+
+            def one_done(name):
+                cost.finished_at[name] = env.now
+                left[0] -= 1
+                if left[0] == 0:
+                    chain.moved_done()
+            for name, link, nbytes in transfers:
+                link.transfer(nbytes).callbacks.append(lambda _e, n=name: one_done(n))
+
+        _after(prev.floor if prev is not None else None, floor_start)
+        gates = [2]
+
+        def gate():
+            gates[0] -= 1
+            if gates[0] == 0:
+                transfers_start()
+        if first:
+            env.timeout(first).callbacks.append(lambda _e: gate())
+        else:
+            gate()
+        _after(prev.moved if prev is not None else None, gate)
 
     def _run_counts(self, core, lines, writes, onchip):
         """(hits, accesses, DRAM line reads, DRAM line writes, backing-store lines) of a batch."""
-        if self.backing is not None and onchip is not None:
+        if self.backing is not None and onchip:
             return self._split_counts(core, lines, writes, onchip)
         h, a, r, w = self._counts(core, lines, writes)
         return h, a, r, w, 0
@@ -239,8 +299,8 @@ class System:
             w = writes[sl] if writes is not None else np.zeros(run.n, bool)
             ratio = run.dram_ratio
             if run.streaming and self.cache_names and w.all():
-                # non-temporal stores: full lines straight to DRAM, no fill, no cache state
-                if self.backing is not None and onchip is not None:
+                # non-temporal stores: full lines straight to memory, no fill, no cache state
+                if self.backing is not None and onchip:
                     backing_total += run.n
                 else:
                     cost.dram_write_bytes += run.n * line * ratio
