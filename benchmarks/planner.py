@@ -15,9 +15,7 @@ from pathlib import Path
 from memsim.planning import plan_buffers, plan_graph, read_instances, validate
 from memsim.planning.buffers import Buffer
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "minimalloc"
-if not DATA.exists():
-    DATA = Path("/work/shared/data/minimalloc")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "minimalloc"  # ../shared beside the repo
 ALGS = ("none", "greedy-by-size", "greedy-by-breadth", "best")
 MIB = 1_048_576
 

@@ -17,9 +17,7 @@ from memsim.planning import Buffer, Plan, lower_bound, plan_buffers, read_instan
 from memsim.planning import search
 from memsim.planning.buffers import as_arrays
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "minimalloc"
-if not DATA.exists():
-    DATA = Path("/work/shared/data/minimalloc")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "minimalloc"  # ../shared beside the repo
 MIB = 1_048_576
 
 # Pisarchyk & Lee 2020 (arXiv:2001.03288), the running example of §4 (Fig. 2-4): eight

@@ -11,7 +11,7 @@ from memsim.cli import main
 from memsim.planning import Buffer, plan_graph, validate
 from memsim.workloads import Graph, Op, Tensor, build
 
-DATA = Path("/work/shared/data/minimalloc")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "minimalloc"  # ../shared beside the repo
 
 
 def _aligned(mp):
