@@ -72,7 +72,8 @@ def prepare_stream(stream, hw, strategies, seed: int):
     graph = graph.fold_batchnorm()
     hook = tensor_bytes_hook(strategies)
     plan = plan_graph(graph, algorithm=strategies.reuse.planner,
-                      alignment=strategies.reuse.alignment_bytes, tensor_bytes=hook)
+                      alignment=strategies.reuse.alignment_bytes, tensor_bytes=hook,
+                      inplace=strategies.reuse.inplace, seed=seed)
     mappings = map_graph(graph, hw, plan, strategies)
     return graph, plan, mappings
 

@@ -16,6 +16,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from memsim.mapping._kernels import footprint_lines_kernel
+
 
 @dataclass(frozen=True)
 class DimClasses:
@@ -167,12 +169,62 @@ def footprint_elements(access, shape, box) -> np.ndarray:
 
 
 def footprint_lines(access, shape, box, base: int, bits: float, line_bytes: int) -> np.ndarray:
-    """Sorted distinct line indices (``byte // line_bytes``) of ``access`` over ``box``.
+    """Sorted distinct line indices (``byte // line_bytes``, ``uint64``) of ``access`` over ``box``.
 
     ``base`` is the tensor's byte address, ``bits`` its (possibly fractional) bits per element.
-    Uses contiguous runs of the last axis when it is a dense range (the common case), so the cost
-    is per row, not per element.
+    Accesses whose axes share no dim (every zoo op) run in a numba kernel over a plan compiled
+    once per access (:func:`access_plan`), with cost per contiguous row, not per element; the
+    rest take the numpy path. Both give the same lines.
     """
+    plan = access_plan(access, shape)
+    if plan is None:
+        return _footprint_lines_np(access, shape, box, base, bits, line_bytes)
+    names, code = plan
+    b = np.array([box[d] for d in names], np.int64) if names else _NO_BOX
+    fb = float(bits)
+    return footprint_lines_kernel(code, b, int(base), fb, int(fb) if fb.is_integer() else -1,
+                                  int(line_bytes))
+
+
+_NO_BOX = np.empty((0, 2), np.int64)
+#: Compiled plans by ``id(access)``: (access, shape, plan); the entry keeps the access alive so
+#: its id cannot be reused while cached. Cleared when it grows past the limit.
+_PLANS: dict = {}
+_PLANS_LIMIT = 8192
+
+
+def access_plan(access, shape) -> tuple | None:
+    """``(dim names, int64 plan)`` for :func:`memsim.mapping._kernels.footprint_lines_kernel`
+    (layout there), or None when the access is not compiled (scalar tensor, or axes sharing a
+    dim). Cached per access object: an op's invariant, built once, reused for every tile."""
+    shape_t = shape if type(shape) is tuple else tuple(shape)
+    ent = _PLANS.get(id(access))
+    if ent is not None and ent[0] is access and ent[1] == shape_t:
+        return ent[2]
+    index = access.index
+    plan = None
+    if shape_t and len(index) == len(shape_t) and \
+            all(len(c) == 1 for c in _components(index)):
+        names: list[str] = []
+        for ax in index:
+            for d in ax.dims:
+                if d not in names:
+                    names.append(d)
+        pos = {d: i for i, d in enumerate(names)}
+        code = [len(index)]
+        for ax, size, st in zip(index, shape_t, _strides(shape_t)):
+            code += [ax.offset, size, st, len(ax.terms)]
+            for d, c in sorted(ax.terms, key=lambda t: abs(t[1])):
+                code += [pos[d], c]
+        plan = (tuple(names), np.array(code, np.int64))
+    if len(_PLANS) >= _PLANS_LIMIT:
+        _PLANS.clear()
+    _PLANS[id(access)] = (access, shape_t, plan)
+    return plan
+
+
+def _footprint_lines_np(access, shape, box, base, bits, line_bytes) -> np.ndarray:
+    """numpy path of :func:`footprint_lines` (any access, including axes sharing dims)."""
     shape = tuple(shape)
     index = access.index
     if len(shape) >= 1 and len(index[-1].terms) <= 1 and \
@@ -303,11 +355,26 @@ def access_tile_sum(access, shape, dims: dict, tile: dict) -> int:
 def approx_footprint(access, shape, tile: dict) -> int:
     """Fast upper estimate of one full tile's footprint (elements): per axis the index span
     ``Σ|c|·(t−1)+1`` clipped to the axis size (used inside the tile search)."""
+    shape_t = shape if type(shape) is tuple else tuple(shape)
+    ent = _SPANS.get(id(access))
+    if ent is None or ent[0] is not access or ent[1] != shape_t:
+        if len(_SPANS) >= _PLANS_LIMIT:
+            _SPANS.clear()
+        ent = _SPANS[id(access)] = (access, shape_t, tuple(
+            (size, tuple((d, abs(c)) for d, c in ax.terms))
+            for ax, size in zip(access.index, shape_t)))
     n = 1
-    for ax, size in zip(access.index, shape):
-        span = 1 + sum(abs(c) * (tile[d] - 1) for d, c in ax.terms)
-        n *= min(span, size)
+    for size, terms in ent[2]:
+        span = 1
+        for d, a in terms:
+            span += a * (tile[d] - 1)
+        n *= size if size < span else span  # min(span, size)
     return n
+
+
+#: Per-access (size, ((dim, |coeff|), ...)) per axis for :func:`approx_footprint`, by id (the
+#: entry keeps the access alive, as :data:`_PLANS`).
+_SPANS: dict = {}
 
 
 def tensor_bits(tensor, tensor_bytes=None) -> float:

@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from memsim.errors import InfeasibleError
+from memsim.workloads.ir import dtype_bits
 from memsim.mapping.compute import (
     compute_cycles_simd,
     gemm_shape_of,
@@ -24,10 +25,12 @@ from memsim.mapping.compute import (
     systolic_utilisation,
 )
 from memsim.mapping.loops import classify_dims, footprint_lines, tensor_bits, weight_like
+from memsim.mapping.loops import approx_footprint
 from memsim.mapping.tiling import (
     Operand,
     analytic_traffic,
     best_mapping,
+    extent_classes,
     fetch_multiplier,
     n_tiles_of,
     working_set_bytes,
@@ -58,6 +61,7 @@ class Tile:
     inner_bytes: int
     dma: bool
     index: int = 0
+    mlp: int | None = None
 
 
 @dataclass
@@ -79,6 +83,18 @@ class LayerMapping:
     unroll: dict = field(default_factory=dict)
     _outer_levels: tuple = ()
     _compute: Callable | None = None
+    _lanes: int = 1
+    #: per operand: (DRAM bytes per plain byte, decompressor bytes/s or None, cycles/element at core)
+    operand_costs: tuple = ()
+    streaming_stores: bool = False
+    mlp: int | None = None
+    spill: tuple = (0, 0, 1)  # (spilled registers per body, register bytes, temporal U)
+    zero_skip: float = 1.0  # MAC fraction executed (zero-skipping hardware × density)
+    write_ratio: float = 1.0
+    write_bps: float | None = None
+    skip_operands: frozenset = frozenset()  # operands held on chip by layer fusion
+    fusion: dict | None = None  # fusion report when this op consumes a fusable intermediate
+    extra_cycles_per_tile: float = 0.0
 
     @property
     def dims(self) -> dict:
@@ -119,6 +135,8 @@ class LayerMapping:
 
     def tiles(self) -> Iterator[Tile]:
         """The tile stream in loop order (lazy)."""
+        from memsim.strategies.segments import MemorySegments, Run, merge_runs, with_segments
+
         dims = self.dims
         nt = n_tiles_of(dims, self.tile)
         order = [d for d in self.order]
@@ -129,23 +147,25 @@ class LayerMapping:
         inner_cache: dict = {}
         cached = [0]
         iters = self.op.loops.iterations
-        lb = self.line_bytes
-        inputs = [i for i, o in enumerate(self.operands) if o.role == "input"]
-        weights = [i for i, o in enumerate(self.operands) if o.role == "weight"]
-        outputs = [i for i, o in enumerate(self.operands) if o.role == "output"]
+        skip = self.skip_operands
+        costs = self.operand_costs or tuple((1.0, None, 0.0) for _ in self.operands)
+        tagged = self.streaming_stores or any(c[0] != 1.0 or c[1] for c in costs) or \
+            self.write_ratio != 1.0 or self.write_bps
+        inputs = [i for i, o in enumerate(self.operands) if o.role == "input" and i not in skip]
+        weights = [i for i, o in enumerate(self.operands) if o.role == "weight" and i not in skip]
+        outputs = [i for i, o in enumerate(self.operands) if o.role == "output" and i not in skip]
         for n, ks in enumerate(itertools.product(*[range(nt[d]) for d in order])):
             kd = dict(zip(order, ks))
             box = {d: (kd[d] * self.tile[d], min(self.tile[d], dims[d] - kd[d] * self.tile[d]))
                    for d in order}
-            parts, wparts = [], []
+            parts = []  # (lines, is_write, operand index)
             for group in (inputs, weights):
                 for i in group:
                     key = tuple(kd[d] for d in rel[i])
                     if key == last_key[i]:
                         continue
                     last_key[i] = key
-                    parts.append(self._lines(i, key, box, cache, cached))
-                    wparts.append(False)
+                    parts.append((self._lines(i, key, box, cache, cached), False, i))
             out_reads, out_writes = [], []
             for i in outputs:
                 key = tuple(kd[d] for d in rel[i])
@@ -154,26 +174,64 @@ class LayerMapping:
                 last_key[i] = key
                 lines = self._lines(i, key, box, cache, cached)
                 if key in seen_out[i] or self.operands[i].access.mode == "rw":
-                    out_reads.append(lines)
+                    out_reads.append((lines, False, i))
                 seen_out[i].add(key)
-                out_writes.append(lines)
-            parts += out_reads
-            wparts += [False] * len(out_reads)
-            parts += out_writes
-            wparts += [True] * len(out_writes)
+                out_writes.append((lines, True, i))
+            parts += out_reads + out_writes
             if parts:
-                lines = np.concatenate(parts)
-                writes = np.repeat(np.array(wparts, bool), [p.size for p in parts])
+                lines = np.concatenate([p[0] for p in parts])
+                writes = np.repeat(np.array([p[1] for p in parts], bool),
+                                   [p[0].size for p in parts])
             else:
                 lines, writes = np.empty(0, np.uint64), np.empty(0, bool)
+            if tagged and parts:
+                runs = merge_runs(Run(p[0].size, costs[p[2]][0], costs[p[2]][1],
+                                      bool(self.streaming_stores and p[1])) for p in parts)
+                lines = with_segments(lines, MemorySegments(runs, self.write_ratio,
+                                                            self.write_bps))
             points = math.prod(b[1] for b in box.values())
             macs = self.macs * points / iters if iters else 0.0
             ext = tuple(box[d][1] for d in order)
             inner = inner_cache.get(ext)
             if inner is None:
-                inner = inner_cache[ext] = working_set_bytes(self.operands, dict(zip(order, ext)))
-            yield Tile(macs=macs, compute_cycles=self._compute(box, points), lines=lines,
-                       writes=writes, inner_bytes=inner, dma=self.dma, index=n)
+                inner = inner_cache[ext] = self._inner(dict(zip(order, ext)), box, points)
+            yield Tile(macs=macs, compute_cycles=self._compute(box, points) + inner[1],
+                       lines=lines, writes=writes, inner_bytes=inner[0], dma=self.dma, index=n,
+                       mlp=self.mlp)
+
+    def _inner(self, ext: dict, box: dict, points: int) -> tuple[int, float]:
+        """(inner bytes incl. spill traffic, decompression cycles) of a tile of extents ``ext``."""
+        from memsim.strategies.unroll import spill_bytes, unrolled_iterations
+
+        inner = working_set_bytes(self.operands, ext)
+        extra = 0.0
+        for o, c in zip(self.operands, self.operand_costs):
+            if c[2] > 0:
+                extra += c[2] * approx_footprint(o.access, o.shape, ext)
+        spilled, reg_bytes, temporal = self.spill
+        if spilled:
+            iters = self.op.loops.iterations
+            work = (self.op.macs if self.op.macs > 0 else self.op.ops) * self.zero_skip
+            lanes, util = self._lanes_util(box)
+            it = unrolled_iterations(work * points / iters if iters else 0.0, lanes, util)
+            inner += math.ceil(spill_bytes(it, temporal, spilled, reg_bytes))
+        return inner, extra
+
+    def _lanes_util(self, box):
+        ext = {d: b[1] for d, b in box.items()}
+        lanes = self._lanes
+        unroll = getattr(self, "_lane_unroll", self.unroll)
+        if unroll:
+            return lanes, lane_utilisation(ext, unroll, lanes)
+        return lanes, 1.0 / lanes
+
+    @property
+    def decompress_cycles(self) -> float:
+        """In-register decompression cycles of the whole layer on one core (``at: core``)."""
+        if not any(c[2] > 0 for c in self.operand_costs):
+            return 0.0
+        return sum(self._inner(ext, {d: (0, e) for d, e in ext.items()}, 0)[1] * count
+                   for ext, count in extent_classes(self.dims, self.tile))
 
     def _lines(self, i, key, box, cache, cached):
         ck = (i, key)
@@ -199,8 +257,13 @@ def _get(obj, path, default):
 
 
 def op_dtype(graph, op) -> str:
-    """The dtype an op computes in: its first input's (else its output's)."""
-    for t in op.inputs + op.outputs:
+    """The dtype an op computes in: its first input's (else its output's); an embedding (or any
+    op whose first input is an index tensor of int32/int64) computes in its output's dtype."""
+    names = list(op.inputs) + list(op.outputs)
+    if op.kind == "embedding" or (op.inputs and op.outputs and
+                                  graph.tensors[op.inputs[0]].dtype in ("int32", "int64")):
+        names = list(op.outputs) + names
+    for t in names:
         return graph.tensors[t].dtype
     return "int8"
 
@@ -240,9 +303,43 @@ def _target(hw, cores):
     return lv, cap
 
 
+def _operand_costs(graph, operands, strategies, clock_hz, lanes, sparse_hw) -> tuple:
+    """Per operand: (DRAM bytes per plain byte, decompressor bytes/s, cycles/element at core)."""
+    from memsim.strategies.compression import (decompress_cycles_per_element, decompressor_bytes_per_cycle,
+                                               dram_ratio)
+
+    out = []
+    for o in operands:
+        t = graph.tensors[o.tensor]
+        bpc = decompressor_bytes_per_cycle(strategies, t)
+        out.append((dram_ratio(strategies, t), bpc * clock_hz if bpc else None,
+                    decompress_cycles_per_element(strategies, t, lanes, sparse_hw)))
+    return tuple(out)
+
+
+def _zero_skip(graph, op, strategies, hw) -> float:
+    """Fraction of MACs zero-skipping hardware (``compute.sparse``) executes: the product of the
+    densities of the op's sparse operands (Ampere 2:4 sparse tensor cores run 2:4 weights at half
+    the MACs, NVIDIA A100 whitepaper 2020). 1.0 on dense hardware or without sparse operands."""
+    from memsim.strategies.compression import density_of
+
+    if not getattr(hw.compute, "sparse", False) or op.macs <= 0 or strategies is None:
+        return 1.0
+    return math.prod(density_of(strategies, graph.tensors[t]) for t in (*op.inputs, *op.weights))
+
+
 def map_op(graph, op, hw, address, strategies=None, tensor_bytes=None, cores=None
            ) -> LayerMapping:
-    """Map one op (with loops) onto ``hw``; ``address(tensor) -> byte address``."""
+    """Map one op (with loops) onto ``hw``; ``address(tensor) -> byte address``.
+
+    Strategies applied here (docs/strategies.md): spatial unroll (explicit, default lanes on the
+    output-channel loop, or ``auto``), temporal unroll (loop overhead, ``mlp``, register
+    spills), dataflow, compression costs per operand (``at: dram`` ratios and decompressor,
+    ``at: core`` expansion cycles), zero-skipping and streaming stores.
+    """
+    from memsim.strategies.unroll import (auto_array, auto_spatial, loads_per_iteration,
+                                          memory_parallelism, spilled_registers)
+
     cores = cores or hw.compute.cores
     cls = classify_dims(op)
     dims = dict(op.loops.dims)
@@ -258,12 +355,16 @@ def map_op(graph, op, hw, address, strategies=None, tensor_bytes=None, cores=Non
                                   field="compute.macs_per_cycle")
         lanes = comp.macs_per_cycle[dtype]
     spatial = _get(strategies, "unroll.spatial", None)
+    ld = lane_dim(op, cls)
     if isinstance(spatial, dict) and not systolic:
         unroll = {d: int(u) for d, u in spatial.items() if d in dims}
+    elif spatial == "auto" and not systolic:
+        unroll = auto_spatial(dims, lanes, prefer=ld)
     else:
-        ld = lane_dim(op, cls)
         unroll = {ld: lanes} if (ld and not systolic) else {}
+    unroll_cfg = _get(strategies, "unroll", None)
     temporal = int(_get(strategies, "unroll.temporal", 1))
+    temporal_set = unroll_cfg is not None and "temporal" in getattr(unroll_cfg, "model_fields_set", ())
     forced = _get(strategies, "reuse.dataflow", "auto")
     if forced != "auto":
         dataflows = (forced,)
@@ -288,34 +389,57 @@ def map_op(graph, op, hw, address, strategies=None, tensor_bytes=None, cores=Non
 
     iters = op.loops.iterations
     work = op.macs if op.macs > 0 else op.ops
+    skip = _zero_skip(graph, op, strategies, hw)
+    mlp, spill = None, (0, 0, 1)
     if systolic:
         rows, cols = comp.systolic.rows, comp.systolic.cols
         sdf = forced if forced != "auto" else comp.systolic.dataflow
         shape = gemm_shape_of(op)
-        layer_cycles = float(systolic_cycles(shape, rows, cols, sdf))
+        if spatial == "auto":
+            rows, cols = auto_array(shape, rows, cols, sdf)
+            unroll = {"rows": rows, "cols": cols}
+        layer_cycles = float(systolic_cycles(shape, rows, cols, sdf)) * skip
         util = systolic_utilisation(shape, rows, cols, sdf)
 
         def compute(box, points):
             # the array streams the whole layer; tiles share its cycles by their work
             return layer_cycles * points / iters if iters else 0.0
+        lane_unroll = {}
     else:
         overhead = comp.loop_overhead_cycles
         util = lane_utilisation(dims, unroll, lanes) if unroll else 1.0 / lanes
-        per_point = work / iters if iters else 0.0
+        per_point = work * skip / iters if iters else 0.0
 
         def compute(box, points):
             ext = {d: b[1] for d, b in box.items()}
             u = lane_utilisation(ext, unroll, lanes) if unroll else 1.0 / lanes
             return compute_cycles_simd(per_point * points, lanes, u, overhead, temporal)
 
-        layer_cycles = compute_cycles_simd(work, lanes, util, overhead, temporal)
+        layer_cycles = compute_cycles_simd(work * skip, lanes, util, overhead, temporal)
+        lane_unroll = unroll
+        if comp.kind == "simd":
+            loads = loads_per_iteration(operands)
+            if temporal_set:
+                mlp = memory_parallelism(loads, temporal)
+            reg_bytes = comp.register_bytes or max(1, -(-lanes * dtype_bits(dtype) // 8))
+            spill = (spilled_registers(loads, temporal, comp.registers), int(reg_bytes), temporal)
+    costs = _operand_costs(graph, operands, strategies, comp.clock_hz, lanes, comp.sparse)
+    write_ratio, write_bps = 1.0, None
+    for o, c in zip(operands, costs):
+        if o.role == "output":
+            write_ratio, write_bps = c[0], c[1]
     nt = n_tiles_of(dims, tile)
-    return LayerMapping(
+    m = LayerMapping(
         op=op, target_level=level.name, dataflow=df, tile=tile, order=order,
         n_tiles=math.prod(nt.values()), utilisation=util, macs=op.macs,
         compute_cycles=layer_cycles, operands=operands, line_bytes=hw.memory.line_bytes,
         dma=level.kind == "scratchpad", unroll=unroll, _outer_levels=tuple(outer),
-        _compute=compute)
+        _compute=compute, _lanes=lanes, operand_costs=costs,
+        streaming_stores=bool(_get(strategies, "cache.streaming_stores", False)), mlp=mlp,
+        spill=spill, zero_skip=skip, write_ratio=write_ratio, write_bps=write_bps)
+    m._lane_unroll = lane_unroll
+    m.compute_cycles = layer_cycles + m.decompress_cycles
+    return m
 
 
 def map_graph(graph, hw, plan, strategies=None, tensor_bytes=None) -> list[LayerMapping]:
@@ -323,13 +447,20 @@ def map_graph(graph, hw, plan, strategies=None, tensor_bytes=None) -> list[Layer
 
     ``plan`` is anything with ``address(tensor_name) -> int`` (a ``MemoryPlan``, or
     :class:`memsim.mapping.addresses.SimpleAddressMap`). ``tensor_bytes`` overrides tensor sizes
-    (compression); defaults to ``plan.tensor_bytes`` when the plan carries one.
+    (compression); defaults to ``plan.tensor_bytes`` when the plan carries one. With
+    ``strategies.reuse.fusion`` producer→consumer pairs are fused where the fused working set
+    fits (memsim.strategies.fusion); each consumer's ``fusion`` attribute reports the decision.
     """
     tb = tensor_bytes if tensor_bytes is not None else getattr(plan, "tensor_bytes", None)
     if tb is not None and not callable(tb):
         tb = None
-    return [map_op(graph, op, hw, plan.address, strategies, tb)
-            for op in graph.ops if op.loops is not None]
+    mappings = [map_op(graph, op, hw, plan.address, strategies, tb)
+                for op in graph.ops if op.loops is not None]
+    if _get(strategies, "reuse.fusion", False):
+        from memsim.strategies.fusion import apply_fusion
+
+        apply_fusion(graph, hw, mappings, strategies)
+    return mappings
 
 
 def fetch_counts(mapping: LayerMapping) -> dict:

@@ -74,6 +74,22 @@ def fetch_multiplier(op_dims: frozenset, order: tuple, ntiles: dict) -> int:
     return math.prod(ntiles[d] for d in tiled[: rel_pos[-1]] if d not in op_dims)
 
 
+def extent_classes(dims: dict, tile: dict) -> list[tuple[dict, int]]:
+    """Distinct tile extents and how many tiles have each: per dim the full tile (``D // t``
+    times) and the remainder (once when ``D % t``), combined over dims."""
+    per = []
+    for d in dims:
+        full, rem = divmod(dims[d], tile[d])
+        opts = [(tile[d], full)] if full else []
+        if rem:
+            opts.append((rem, 1))
+        per.append((d, opts))
+    out = [({}, 1)]
+    for d, opts in per:
+        out = [({**ext, d: e}, cnt * c) for ext, cnt in out for e, c in opts]
+    return out
+
+
 def distinct_tiles(op_dims: frozenset, ntiles: dict) -> int:
     """Distinct footprints of an operand: product of tile counts of its dims."""
     return math.prod(ntiles[d] for d in op_dims)
@@ -221,6 +237,7 @@ __all__ = [
     "analytic_traffic",
     "best_mapping",
     "classify_dims",
+    "extent_classes",
     "fetch_multiplier",
     "loop_orders",
     "n_tiles_of",
