@@ -281,15 +281,15 @@ def lane_dim(op, cls) -> str | None:
     return next(iter(dims), None)
 
 
-def operands_of(graph, op, address, tensor_bytes=None) -> tuple:
-    """One :class:`Operand` per access, with base address and bits per element."""
+def operands_of(graph, op, address, tensor_bytes=None, line_bytes: int = 1) -> tuple:
+    """One :class:`Operand` per access, with base address, bits per element and line size."""
     wl = set(weight_like(op))
     ops = []
     for a in op.loops.accesses:
         t = graph.tensors[a.tensor]
         role = "output" if "w" in a.mode else ("weight" if a.tensor in wl else "input")
         ops.append(Operand(a.tensor, a, t.shape, tensor_bits(t, tensor_bytes), role,
-                           int(address(a.tensor))))
+                           int(address(a.tensor)), line_bytes))
     return tuple(ops)
 
 
@@ -375,7 +375,7 @@ def map_op(graph, op, hw, address, strategies=None, tensor_bytes=None, cores=Non
     depth = int(_get(strategies, "prefetch.depth", 1))
     level, cap = _target(hw, cores)
     usable = cap // 2 if depth >= 1 else cap  # double buffering halves the room per tile
-    operands = operands_of(graph, op, address, tensor_bytes)
+    operands = operands_of(graph, op, address, tensor_bytes, hw.memory.line_bytes)
     df, order, tile, _ = best_mapping(operands, dims, cls, dataflows, usable, cores, unroll)
     outer = []
     seen = False

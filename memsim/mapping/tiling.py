@@ -37,6 +37,7 @@ class Operand:
     bits: float
     role: str
     base: int = 0
+    line_bytes: int = 1  # cache line (transfer granule) the search rounds contiguous runs up to
 
     @property
     def dims(self) -> frozenset:
@@ -134,13 +135,49 @@ def analytic_traffic(operands, dims: dict, tile: dict, order: tuple, exact: bool
     return out
 
 
+def footprint_bytes(o: Operand, tile: dict) -> int:
+    """One full tile's footprint of operand ``o`` in bytes, rounded to whole lines.
+
+    Per axis the index span ``Σ|c|·(t−1)+1`` (clipped to the axis); trailing axes covered in full
+    merge into one contiguous run with the axis before them; each run is rounded up to whole
+    ``line_bytes``, since memory moves whole lines (a tile one element wide along a contiguous
+    axis still moves a full line per row).
+    """
+    spans = []
+    for ax, size in zip(o.access.index, o.shape):
+        span = 1
+        for d, c in ax.terms:
+            span += abs(c) * (tile[d] - 1)
+        spans.append(min(span, size))
+    run, rows, i = 1, 1, len(spans) - 1
+    while i >= 0 and spans[i] == o.shape[i]:
+        run *= spans[i]
+        i -= 1
+    if i >= 0:
+        run *= spans[i]
+        rows = math.prod(spans[:i])
+    run_bytes = math.ceil(run * o.bits / 8)
+    line = max(1, o.line_bytes)
+    return rows * (-(-run_bytes // line) * line)
+
+
 def working_set_bytes(operands, tile: dict) -> int:
-    """Bytes one tile keeps resident: every operand's full-tile footprint (span estimate)."""
-    return sum(math.ceil(approx_footprint(o.access, o.shape, tile) * o.bits / 8) for o in operands)
+    """Bytes one tile keeps resident: every operand's full-tile footprint in whole lines."""
+    return sum(footprint_bytes(o, tile) for o in operands)
 
 
 def _cost(operands, dims, tile, order):
-    return sum(t.bytes for t in analytic_traffic(operands, dims, tile, order, exact=False))
+    """Bytes between the target level and below (line-granular span estimate), the search's cost."""
+    nt = n_tiles_of(dims, tile)
+    total = 0
+    for o in operands:
+        mult = fetch_multiplier(o.dims, order, nt)
+        moved = footprint_bytes(o, tile) * distinct_tiles(o.dims, nt)
+        if o.role == "output":
+            total += (2 * mult if o.access.mode == "rw" else 2 * mult - 1) * moved
+        else:
+            total += mult * moved
+    return total
 
 
 def _shrink(t: int, u: int) -> int:
@@ -180,8 +217,12 @@ def search_tile(operands, dims: dict, order: tuple, capacity_bytes: int, cores: 
             if best is None or key < best[0]:
                 best = (key, cand)
         if best is None:
-            break  # every dim is 1: the smallest possible tile
+            break  # every dim is 1 (or its unroll factor): the smallest possible tile
         tile = best[1]
+    if unroll and not fits(tile):
+        # Tiles that are multiples of the unroll factors cannot fit (e.g. 1024 GPU lanes over one
+        # dim): drop the constraint; lane utilisation is computed from the layer's dims anyway.
+        return search_tile(operands, dims, order, capacity_bytes, cores, None, parallel_dims)
 
     def count(t):
         return math.prod(n_tiles_of(dims, t).values())
