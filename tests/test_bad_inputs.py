@@ -36,7 +36,7 @@ def test_bad_file_exits_2_with_one_located_message(path, capsys):
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert "Traceback" not in err
-    match = re.match(rf"^error: {re.escape(str(path))}:(\d+)(:\d+)?: .+", lines[0])
+    match = re.match(rf"^{re.escape(str(path))}:(\d+)(:\d+)?: .+", lines[0])
     assert match, lines[0]
     assert int(match.group(1)) >= 1
     assert _expected(path) in lines[0]

@@ -197,3 +197,13 @@ def test_residency_places_activations_then_weights_in_the_largest_scratchpad(tmp
     assert resident_ranges(hw, [big]) == [((0, 600 * 16),)]
     cached = write_hw(tmp_path, CACHED, "cached.yaml")
     assert resident_ranges(cached, [plan]) == [None]  # caches decide, nothing pinned
+
+
+def test_prefetch_never_takes_another_cores_tile(tmp_path):
+    """Two equal compute-bound tiles on two cores with double buffering run in parallel."""
+    hw = dram_only(tmp_path, cores=2, mshrs=100_000)
+    tiles = [tile(0, 10, cycles=1_000_000), tile(10, 10, cycles=1_000_000)]
+    env, runner = run_layers(hw, [tiles], depth=1, cores_per_stream=[[0, 1]])
+    st = runner.layers[0]
+    assert st.compute_ps_by_core == {0: 1_000_000_000, 1: 1_000_000_000}
+    assert env.now < 1.01 * 1_000_000_000 + 200_000  # one tile's compute + its fetch, not two

@@ -26,6 +26,24 @@ def _load_commands() -> None:
 _load_commands()
 
 
+def _click_exit(err: Exception) -> int | None:
+    """Exit code for click/typer's own exceptions (usage errors, aborts), or None for others.
+
+    typer ships its own copy of click, so the classes are recognised by their behaviour: an
+    ``exit_code`` and, for usage errors, a ``show()`` that prints the one-line message.
+    """
+    name = type(err).__name__
+    if name == "Exit":
+        return int(getattr(err, "exit_code", 0) or 0)
+    if name == "Abort":
+        sys.stderr.write("aborted\n")
+        return 1
+    if hasattr(err, "show") and hasattr(err, "exit_code"):
+        err.show()
+        return 2
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``memsim`` console script; returns (and exits with) the exit code."""
     try:
@@ -33,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         returned = app(args=argv, standalone_mode=False)
         code = returned if isinstance(returned, int) else 0
     except InputError as err:
-        sys.stderr.write(f"error: {err.message}\n")
+        sys.stderr.write(f"{err.message}\n")
         code = 2
     except SystemExit as err:  # typer.Exit / sys.exit inside commands
         code = err.code if isinstance(err.code, int) else (0 if err.code is None else 1)
@@ -41,17 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("interrupted\n")
         code = 130
     except Exception as err:  # noqa: BLE001 - the CLI's last line of defence
-        import click
-
-        if isinstance(err, click.exceptions.Exit):
-            code = err.exit_code
-        elif isinstance(err, click.ClickException):
-            err.show()
-            code = 2
-        elif isinstance(err, click.exceptions.Abort):
-            sys.stderr.write("aborted\n")
-            code = 1
-        else:
+        code = _click_exit(err)
+        if code is None:
             if os.environ.get("MEMSIM_DEBUG"):
                 raise
             sys.stderr.write(f"internal error: {type(err).__name__}: {err}\n"

@@ -74,8 +74,17 @@ def run_command(
     from memsim.config import load_scenario
     from memsim.engine.run import simulate
 
+    from memsim.engine.result import check_results_dir
+    from memsim.errors import InputError
+
     console = Console(stderr=True)
     model = load_scenario(scenario, overrides=list(set_ or []))
+    out = out or Path("results") / _safe_name(model.name)
+    if not no_save:
+        check_results_dir(out)  # before simulating: never fail after the work is done
+    if report is not None and report.is_dir():
+        raise InputError("is a directory; give a file name for the HTML report", field="--report",
+                         path=report)
     total = sum(s.frames for s in model.streams)
     if json_ or total <= 1 or not console.is_terminal:
         result = simulate(model)
@@ -86,7 +95,7 @@ def run_command(
             task = bar.add_task("simulating frames", total=total)
             result = simulate(model, progress=lambda done, _t: bar.update(task, completed=done))
     if not no_save:
-        result.save(out or Path("results") / _safe_name(model.name))
+        result.save(out)
     if report is not None:
         from memsim.report import write_run_report
 

@@ -42,6 +42,7 @@ def trace(
 
     from memsim.config import load_hardware
     from memsim.errors import InputError
+    from memsim.fileio import publish_mode
     from memsim.mapping import map_op
     from memsim.workloads import load_network
 
@@ -75,6 +76,7 @@ def trace(
         wr = np.concatenate(writes) if writes else np.empty(0, bool)
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(suffix=".npz", dir=out.parent)
+        publish_mode(tmp)
         os.close(fd)
         try:
             with open(tmp, "wb") as f:

@@ -30,7 +30,7 @@ def validate(
             model = load_any(path)
         except InputError as err:
             bad += 1
-            sys.stderr.write(f"error: {err.message}\n")
+            sys.stderr.write(f"{err.message}\n")
             rows.append({"file": str(path), "kind": None, "name": None, "ok": False,
                          "error": err.message})
             continue

@@ -20,6 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from memsim.config.base import FieldError
+from memsim.fileio import publish_mode
 from memsim.errors import InputError
 
 #: config files larger than this are refused before parsing (presets are a few KiB)
@@ -477,6 +478,7 @@ def dump_yaml(model: BaseModel, path, header: str | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = dumps_yaml(model, header)
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    publish_mode(tmp)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)

@@ -1,8 +1,8 @@
 """Layers, frames and streams as simpy processes on a ``System``.
 
-- A layer's tiles form one work queue; each of the stream's cores pulls the next tile when it
-  has a free buffer (dynamic scheduling, deterministic because simpy is). Layers are separated
-  by a barrier: a layer starts when every core finished the previous one.
+- A layer's tiles are dealt round-robin to the stream's cores (tile ``i`` to core ``i mod n``),
+  each core working through its own share in order. Layers are separated by a barrier: a layer
+  starts when every core finished the previous one.
 - Per core, prefetch depth ``d`` keeps up to ``d`` tiles' memory phases in flight while the
   current tile computes (``d = 1`` is double buffering); with ``d = 0`` fetch and compute
   alternate. The compute unit is a simpy resource, so several streams on one core interleave at
@@ -21,6 +21,29 @@ import numpy as np
 import simpy
 
 from memsim.engine.system import System
+
+
+class _Dealer:
+    """Deals a layer's lazily generated tiles round-robin: tile ``i`` goes to core ``i mod n``
+    (a static schedule, OpenMP's ``schedule(static, 1)``), so a core prefetching ahead never
+    takes work another core would otherwise do."""
+
+    def __init__(self, tiles, n: int):
+        self._tiles = tiles
+        self._queues = [deque() for _ in range(n)]
+        self._turn = 0
+
+    def hand(self, k: int):
+        """An iterator over the tiles dealt to the ``k``-th core."""
+        while True:
+            queue = self._queues[k]
+            while not queue:
+                tile = next(self._tiles, None)
+                if tile is None:
+                    return
+                self._queues[self._turn].append(tile)
+                self._turn = (self._turn + 1) % len(self._queues)
+            yield queue.popleft()
 
 
 class _CoreState:
@@ -149,8 +172,9 @@ class Runner:
         env = self.env
         stats = LayerStats(stream, frame, plan.name, plan.op, macs=plan.macs, start_ps=env.now,
                            utilisation=plan.utilisation)
-        work = iter(plan.tiles())
-        procs = [env.process(self._core(c, work, plan, stats, line_offset)) for c in cores]
+        dealer = _Dealer(iter(plan.tiles()), len(cores))
+        procs = [env.process(self._core(c, dealer.hand(k), plan, stats, line_offset))
+                 for k, c in enumerate(cores)]
         yield env.all_of(procs)
         stats.end_ps = env.now
         self.layers.append(stats)
@@ -200,7 +224,8 @@ class Runner:
             if plan.onchip_lines is not None:
                 onchip = tuple((lo + line_offset, hi + line_offset) for lo, hi in plan.onchip_lines)
             done, cost, prev = system.fetch(core, lines, tile.writes, plan.target, float(tile.inner_bytes),
-                                            bool(tile.dma), getattr(tile, "mlp", None), onchip, prev)
+                                            bool(tile.dma), getattr(tile, "mlp", None), onchip, prev,
+                                            segments=getattr(tile, "segments", None))
             self._account_memory(stats, cost, int(tile.lines.size))
             state.pending.append((tile, cost, done))
             done.callbacks.append(lambda _e: state.flush())

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from memsim.fileio import publish_mode
+
 PS = 1e-12  # seconds per picosecond
 
 SUMMARY_KEYS = ("name", "latency_s", "latency_p50_s", "latency_p99_s", "deadline_s", "slack_s",
@@ -59,10 +61,16 @@ class Result:
         return out
 
     def save(self, directory: str | Path) -> Path:
-        """Write Parquet tables, ``summary.json`` and ``scenario.resolved.yaml`` atomically."""
+        """Write Parquet tables, ``summary.json`` and ``scenario.resolved.yaml`` atomically.
+
+        An existing ``directory`` is replaced only when it holds nothing but memsim's own result
+        files; anything else raises ``InputError`` before a byte is written.
+        """
         directory = Path(directory)
+        check_results_dir(directory)
         directory.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        publish_mode(tmp, directory=True)
         try:
             for name in ("layers", "frames", "timeline", "memory"):
                 getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
@@ -98,6 +106,27 @@ class Result:
 
             resolved = YAML(typ="safe").load(path.read_text()) or {}
         return cls(summary=summary, resolved_config=resolved, **tables)
+
+
+RESULT_FILES = frozenset({"layers.parquet", "frames.parquet", "timeline.parquet",
+                          "memory.parquet", "summary.json", "scenario.resolved.yaml", "report.html"})
+
+
+def check_results_dir(directory: str | Path) -> None:
+    """Raise ``InputError`` unless ``directory`` is absent, empty, or an earlier memsim result."""
+    from memsim.errors import InputError
+
+    directory = Path(directory)
+    if not directory.exists():
+        return
+    if not directory.is_dir():
+        raise InputError("results directory is an existing file; choose a directory",
+                         field="--out", path=directory)
+    foreign = sorted(p.name for p in directory.iterdir() if p.name not in RESULT_FILES)
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (" …" if len(foreign) > 3 else "")
+        raise InputError(f"results directory holds files memsim did not write ({shown}); "
+                         "choose an empty or new directory", field="--out", path=directory)
 
 
 def _plain(obj):

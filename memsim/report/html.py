@@ -15,6 +15,8 @@ import html
 import math
 import os
 import tempfile
+
+from memsim.fileio import publish_mode
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,6 +121,7 @@ def write_atomic(path: str | Path, content: str | bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    publish_mode(tmp)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(content.encode("utf-8") if isinstance(content, str) else content)
