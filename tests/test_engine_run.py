@@ -215,3 +215,24 @@ def test_dram_bound_streaming_layer_takes_bytes_over_bandwidth_plus_latency(tmp_
     expected = layer["dram_bytes"] / 10e9 + 100e-9
     assert layer["end_s"] - layer["start_s"] == pytest.approx(expected, rel=0.01)
     assert layer["bound"] == "dram"
+
+
+def test_two_stream_summary_reports_the_critical_stream(tmp_path):
+    """The summary's latency and deadline belong together: those of the stream with least slack."""
+    path = scenario_file(tmp_path, HW / "raspberry-pi-5.yaml",
+                         "  - {network: person_detect, dtype: int8, frames: 2, deadline: 50 ms, cores: [0, 1]}\n"
+                         "  - {network: ds_cnn, dtype: int8, frames: 3, deadline: 1 ms, cores: [2, 3]}")
+    result = memsim.simulate(path)
+    s = result.summary
+    per = {st["stream"]: st for st in s["streams"]}
+    assert [per[0]["frames"], per[1]["frames"]] == [2, 3]
+    critical = min(per.values(), key=lambda st: st["slack_s"])
+    assert s["critical_stream"] == critical["stream"]
+    assert s["deadline_s"] == critical["deadline_s"]
+    assert s["slack_s"] == pytest.approx(s["deadline_s"] - s["latency_s"])
+    for st in per.values():
+        frames = result.frames[result.frames["stream"] == st["stream"]]
+        assert st["latency_s"] == frames["latency_s"].max()
+        layers = result.layers[result.layers["stream"] == st["stream"]]
+        assert st["dram_bytes"] == round(layers["dram_bytes"].sum() / len(frames))
+    assert s["dram_bytes"] == per[0]["dram_bytes"] + per[1]["dram_bytes"]

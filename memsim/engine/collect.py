@@ -14,7 +14,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from memsim.engine.result import PS, Result, percentile
+from memsim.engine.result import PS_PER_S, Result, percentile
 
 
 def _level_key(resource: str) -> str:
@@ -29,8 +29,8 @@ def layer_table(runner, hw, dtype_of_stream: dict[int, str]) -> pd.DataFrame:
     keys = [_level_key(n) for n in level_names] + ["dram"]
     rows = []
     for st in runner.layers:
-        duration = (st.end_ps - st.start_ps) * PS
-        compute = max(st.compute_ps_by_core.values(), default=0) * PS
+        duration = (st.end_ps - st.start_ps) / PS_PER_S
+        compute = max(st.compute_ps_by_core.values(), default=0) / PS_PER_S
         stall = max(0.0, duration - compute)
         waits = {}
         for res, ps in st.stall_ps_by_resource.items():
@@ -38,7 +38,7 @@ def layer_table(runner, hw, dtype_of_stream: dict[int, str]) -> pd.DataFrame:
             waits[key] = waits.get(key, 0) + ps
         total_wait = sum(waits.values())
         row = {"stream": st.stream, "frame": st.frame, "name": st.name, "op": st.op,
-               "macs": int(st.macs), "start_s": st.start_ps * PS, "end_s": st.end_ps * PS,
+               "macs": int(st.macs), "start_s": st.start_ps / PS_PER_S, "end_s": st.end_ps / PS_PER_S,
                "compute_s": compute, "stall_s": stall, "compute_cycles": float(st.compute_cycles),
                "utilisation": float(st.utilisation), "tiles": st.tiles, "lines": st.lines}
         for key in keys:
@@ -81,10 +81,10 @@ def frame_table(runner) -> pd.DataFrame:
     """One row per frame: arrival, start, end, latency, deadline, met."""
     rows = []
     for fr in runner.frames:
-        latency = (fr.end_ps - fr.arrival_ps) * PS
-        deadline = fr.deadline_ps * PS if fr.deadline_ps else None
-        rows.append({"stream": fr.stream, "frame": fr.frame, "arrival_s": fr.arrival_ps * PS,
-                     "start_s": fr.start_ps * PS, "end_s": fr.end_ps * PS, "latency_s": latency,
+        latency = (fr.end_ps - fr.arrival_ps) / PS_PER_S
+        deadline = fr.deadline_ps / PS_PER_S if fr.deadline_ps else None
+        rows.append({"stream": fr.stream, "frame": fr.frame, "arrival_s": fr.arrival_ps / PS_PER_S,
+                     "start_s": fr.start_ps / PS_PER_S, "end_s": fr.end_ps / PS_PER_S, "latency_s": latency,
                      "deadline_s": deadline if deadline is not None else np.nan,
                      "met": bool(deadline is None or latency <= deadline)})
     return pd.DataFrame(rows, columns=["stream", "frame", "arrival_s", "start_s", "end_s",
@@ -96,7 +96,7 @@ def timeline_table(runner) -> pd.DataFrame:
     rows = []
     for st in runner.layers:
         for core, (start, end) in sorted(st.compute_span.items()):
-            rows.append({"resource": f"core{core}", "start_s": start * PS, "end_s": end * PS,
+            rows.append({"resource": f"core{core}", "start_s": start / PS_PER_S, "end_s": end / PS_PER_S,
                          "label": st.name, "stream": st.stream, "frame": st.frame})
     return pd.DataFrame(rows, columns=["resource", "start_s", "end_s", "label", "stream", "frame"])
 
@@ -117,46 +117,81 @@ def memory_table(plans: list) -> pd.DataFrame:
                                        "lower_bound_bytes", "arena_bytes"])
 
 
+def _stream_summary(index: int, layers: pd.DataFrame, frames: pd.DataFrame) -> dict:
+    """Latency, deadline, misses, DRAM and energy of one stream (per frame means)."""
+    fr = frames[frames["stream"] == index]
+    ly = layers[layers["stream"] == index] if len(layers) else layers
+    lat = fr["latency_s"].to_numpy(float)
+    deadline = fr["deadline_s"].min() if fr["deadline_s"].notna().any() else None
+    n = max(1, len(fr))
+    misses = int((~fr["met"]).sum()) if deadline is not None else 0
+    energy = float(ly["energy_j"].sum()) / n if len(ly) else float("nan")
+    return {"stream": index, "frames": int(len(fr)),
+            "latency_s": float(lat.max()) if lat.size else 0.0,
+            "latency_p50_s": percentile(lat, 50), "latency_p99_s": percentile(lat, 99),
+            "deadline_s": float(deadline) if deadline is not None else None,
+            "slack_s": float(deadline - lat.max()) if deadline is not None and lat.size else None,
+            "miss_rate": misses / len(fr) if deadline is not None and len(fr) else 0.0,
+            "met": misses == 0,
+            "dram_bytes": int(round(ly["dram_bytes"].sum() / n)) if len(ly) else 0,
+            "energy_j": energy if np.isfinite(energy) else None}
+
+
 def summarise(name: str, layers: pd.DataFrame, frames: pd.DataFrame, plans: list,
               compute_cycles: float) -> dict:
-    """The run summary (keys of DESIGN §9's run JSON and a few more)."""
-    latencies = frames["latency_s"].to_numpy(float)
+    """The run summary (keys of DESIGN §9's run JSON and a few more).
+
+    With several streams the latency, percentiles, deadline and slack are the *critical*
+    stream's (the smallest slack, or the longest latency when no stream has a deadline);
+    ``miss_rate`` is over all frames with a deadline, ``met`` requires every stream to meet its
+    deadline, and ``dram_bytes``/``energy_j`` add up one frame of every stream. ``streams``
+    holds the per-stream summaries.
+    """
+    streams = [_stream_summary(int(i), layers, frames) for i in sorted(frames["stream"].unique())]
+    if not streams:
+        streams = [_stream_summary(0, layers, frames)]
+    timed = [s for s in streams if s["slack_s"] is not None]
+    critical = (min(timed, key=lambda s: s["slack_s"]) if timed
+                else max(streams, key=lambda s: s["latency_s"]))
     with_deadline = frames[frames["deadline_s"].notna()]
-    slack = None
-    if not with_deadline.empty:
-        per_stream = with_deadline.groupby("stream").agg(lat=("latency_s", "max"), dl=("deadline_s", "min"))
-        slack = float((per_stream["dl"] - per_stream["lat"]).min())
-    misses = int((~with_deadline["met"]).sum()) if not with_deadline.empty else 0
-    n_frames = max(1, len(frames))
-    deadline = float(with_deadline["deadline_s"].min()) if not with_deadline.empty else None
-    energy = float(layers["energy_j"].sum()) / n_frames if "energy_j" in layers else float("nan")
+    misses = int((~with_deadline["met"]).sum()) if len(with_deadline) else 0
+    energies = [s["energy_j"] for s in streams]
     return {
         "name": name,
-        "latency_s": float(latencies.max()) if latencies.size else 0.0,
-        "latency_p50_s": percentile(latencies, 50),
-        "latency_p99_s": percentile(latencies, 99),
-        "deadline_s": deadline,
-        "slack_s": slack,
+        "latency_s": critical["latency_s"],
+        "latency_p50_s": critical["latency_p50_s"],
+        "latency_p99_s": critical["latency_p99_s"],
+        "deadline_s": critical["deadline_s"],
+        "slack_s": critical["slack_s"],
         "miss_rate": misses / len(with_deadline) if len(with_deadline) else 0.0,
         "met": misses == 0,
-        "energy_j": energy if np.isfinite(energy) else None,
-        "dram_bytes": int(round(layers["dram_bytes"].sum() / n_frames)) if len(layers) else 0,
+        "energy_j": None if any(e is None for e in energies) else float(sum(energies)),
+        "dram_bytes": int(sum(s["dram_bytes"] for s in streams)),
         "peak_activation_bytes": int(sum(p.arena_bytes for p, _ in plans)),
         "lower_bound_activation_bytes": int(sum(p.lower_bound_bytes for p, _ in plans)),
         "naive_activation_bytes": int(sum(p.naive_bytes for p, _ in plans)),
         "compute_cycles": int(round(compute_cycles)),
         "frames": int(len(frames)),
+        "critical_stream": int(critical["stream"]),
+        "streams": streams,
     }
 
 
 def build_result(name, runner, hw, plans, dtype_of_stream, scenario=None, resolved=None,
-                 extra_summary=None) -> Result:
-    """Assemble the ``Result`` of a finished run."""
+                 extra_summary=None, tables: bool = True) -> Result:
+    """Assemble the ``Result`` of a finished run.
+
+    ``tables=False`` (sweeps, which keep only the summary): the same summary, computed by
+    ``summarise`` from the same layer and frame tables, but without the timeline and memory
+    tables (left empty)."""
     layers = layer_table(runner, hw, dtype_of_stream)
     frames = frame_table(runner)
     first = layers[layers["frame"] == 0] if len(layers) else layers
     compute_cycles = float(first["compute_cycles"].sum()) if len(first) else 0.0
     summary = summarise(name, layers, frames, plans, compute_cycles)
     summary.update(extra_summary or {})
+    if not tables:
+        return Result(summary=summary, layers=layers, frames=frames, timeline=pd.DataFrame(),
+                      memory=pd.DataFrame(), scenario=scenario, resolved_config=resolved or {})
     return Result(summary=summary, layers=layers, frames=frames, timeline=timeline_table(runner),
                   memory=memory_table(plans), scenario=scenario, resolved_config=resolved or {})

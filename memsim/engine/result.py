@@ -1,9 +1,9 @@
 """The outcome of a run: a summary and pandas DataFrames, saved as Parquet (DESIGN §5).
 
 Conventions (also in docs/model.md): times in seconds (float), sizes in integer bytes.
-``energy_j`` and ``dram_bytes`` in the summary are per frame (mean over all frames of all
-streams); ``latency_s`` is the worst frame; p50/p99 are over all frames; ``slack_s`` is the
-smallest ``deadline − worst latency`` over streams with a deadline.
+``latency_s`` is the worst frame of the critical stream (smallest slack), p50/p99 and the
+deadline are that stream's, ``slack_s`` is its ``deadline − worst latency``; ``energy_j`` and
+``dram_bytes`` add up one frame (mean) of every stream; ``streams`` has each stream's figures.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pandas as pd
 
 from memsim.fileio import publish_mode
 
-PS = 1e-12  # seconds per picosecond
+PS_PER_S = 1e12  # picoseconds per second (divide: exact for whole seconds and ms)
 
 SUMMARY_KEYS = ("name", "latency_s", "latency_p50_s", "latency_p99_s", "deadline_s", "slack_s",
                 "miss_rate", "met", "energy_j", "dram_bytes", "peak_activation_bytes",
@@ -58,6 +58,7 @@ class Result:
                          "stall_s": float(r["stall_s"]), "dram_bytes": int(r["dram_bytes"]),
                          "bound": r["bound"]})
         out["layers"] = rows
+        out["streams"] = self.summary.get("streams", [])
         return out
 
     def save(self, directory: str | Path) -> Path:
