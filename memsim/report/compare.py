@@ -41,11 +41,14 @@ class CompareEntry:
     note: str | None = None
     extra: dict = field(default_factory=dict)
 
+    batch: int = 1
+
     @property
     def fps(self) -> float | None:
-        """Sustained frames per second at the worst frame latency (None when it did not run)."""
+        """Sustained inferences (images, tokens) per second at the worst frame latency: a frame
+        carries ``batch`` of them (None when it did not run)."""
         lat = num(self.result.summary.get("latency_s")) if self.result is not None else None
-        return 1.0 / lat if lat else None
+        return self.batch / lat if lat else None
 
     @property
     def price_usd(self) -> float | None:
@@ -107,8 +110,9 @@ def compare_boards(network: str, hardware_paths, *, deadline: str, dtype: str = 
                 "streams": [{"network": network, "dtype": dtype, "batch": batch, "frames": frames,
                              "deadline": deadline}]}
         scenario = validate_data(Scenario, data, "command line")
-        deadline_s = scenario.streams[0].deadline_ps * 1e-12
-        entry = CompareEntry(hardware=hw.name, deadline_s=deadline_s, path=str(path), hw=hw)
+        deadline_s = scenario.streams[0].deadline_ps / 1e12
+        entry = CompareEntry(hardware=hw.name, deadline_s=deadline_s, path=str(path), hw=hw,
+                             batch=batch)
         try:
             hw.peak_macs_per_s(dtype)  # fails fast (InfeasibleError) when the dtype is not supported
             entry.result = simulate(scenario)
