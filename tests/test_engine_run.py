@@ -236,3 +236,39 @@ def test_two_stream_summary_reports_the_critical_stream(tmp_path):
         layers = result.layers[result.layers["stream"] == st["stream"]]
         assert st["dram_bytes"] == round(layers["dram_bytes"].sum() / len(frames))
     assert s["dram_bytes"] == per[0]["dram_bytes"] + per[1]["dram_bytes"]
+
+
+@pytest.mark.parametrize("hardware, streams", [
+    ("raspberry-pi-5.yaml",
+     "  - {network: person_detect, dtype: int8, frames: 2, cores: [0], period: 5 ms, jitter: 1 ms}"),
+    ("intel-core-i7-13700.yaml",
+     "  - {network: person_detect, dtype: int8, frames: 2}\n"
+     "  - {network: ds_cnn, dtype: int8, frames: 2, period: 4 ms}"),
+])
+def test_lazy_refresh_windows_and_summary_only_runs_equal_the_full_run(tmp_path, monkeypatch,
+                                                                         hardware, streams):
+    """Refresh windows simulated lazily (default) or each by the refresh process, and a run
+    without the timeline/memory tables (sweeps): the same results to the bit."""
+    import memsim.engine.run as run_mod
+
+    path = scenario_file(tmp_path, HW / hardware, streams,
+                         extra="background:\n  - {bandwidth: 1 GB/s, burst: 4 KiB, pattern: poisson}")
+    lazy = memsim.simulate(path)
+    monkeypatch.setattr(run_mod, "LAZY_REFRESH", False)
+    exact = memsim.simulate(path)
+    assert lazy.summary == exact.summary
+    for name in ("layers", "frames", "timeline", "memory"):
+        pd.testing.assert_frame_equal(getattr(lazy, name), getattr(exact, name), check_exact=True)
+    lean = run_mod.simulate(path, tables=False)
+    assert lean.summary == exact.summary
+    pd.testing.assert_frame_equal(lean.layers, exact.layers, check_exact=True)
+
+
+def test_resolved_config_reproduces_the_run(tmp_path):
+    """Re-running the saved scenario.resolved.yaml gives the same numbers (defaults written out)."""
+    path = scenario_file(tmp_path, HW / "raspberry-pi-5.yaml", "  - {network: person_detect, dtype: int8}")
+    first = memsim.simulate(path)
+    out = first.save(tmp_path / "res")
+    again = memsim.simulate(out / "scenario.resolved.yaml")
+    assert again.summary["latency_s"] == first.summary["latency_s"]
+    assert again.summary["dram_bytes"] == first.summary["dram_bytes"]

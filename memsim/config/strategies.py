@@ -179,10 +179,17 @@ class Reuse(ConfigModel):
 
 
 class Unroll(ConfigModel):
-    """Loop unrolling: ``spatial`` factors per loop dim (or ``auto``), ``temporal`` factor U."""
+    """Loop unrolling: ``spatial`` factors per loop dim (or ``auto``), ``temporal`` factor U.
+
+    ``temporal`` unset (None) keeps the hardware's own latency hiding (its MSHRs, out-of-order
+    execution, prefetchers) and the loop overhead of a non-unrolled loop; an explicit U divides
+    the loop overhead by U and caps memory-level parallelism at loads per iteration × U.
+    ``spatial`` unset: SIMD lanes over the output-channel loop for units up to 64 lanes (CPU
+    vector widths), ``auto`` for wider ones (GPU SMs).
+    """
 
     spatial: dict[str, PosInt] | Literal["auto"] | None = None
-    temporal: PosInt = 1
+    temporal: PosInt | None = None
 
     @field_validator("spatial", mode="before")
     @classmethod

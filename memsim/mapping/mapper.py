@@ -11,7 +11,7 @@ import itertools
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
@@ -36,6 +36,12 @@ from memsim.mapping.tiling import (
     working_set_bytes,
 )
 
+if TYPE_CHECKING:
+    from memsim.strategies.segments import MemorySegments
+
+#: Above this many lanes a "SIMD" unit is a GPU SM (tensor cores work on matrix blocks, not one
+#: loop): the default spatial unroll is then ``auto`` instead of all lanes over output channels.
+WIDE_SIMD_LANES = 64
 #: Op kinds the systolic array runs (the rest go to the vector unit beside it).
 SYSTOLIC_KINDS = ("conv2d", "matmul", "batch_matmul")
 #: Per-op line cache limit for re-fetched footprints (bytes of uint64 line arrays).
@@ -51,7 +57,9 @@ class Tile:
     writes); ``writes``: True where the line is written; ``macs`` and ``compute_cycles`` (one
     core); ``inner_bytes``: analytic bytes between the target level and the core (every operand
     element of the tile moved once); ``dma``: the target is a scratchpad (bulk transfer before
-    compute).
+    compute); ``segments``: how runs of ``lines`` travel below the caches (compression ``at:
+    dram``, streaming stores; see :mod:`memsim.strategies.segments`), None when every line is
+    an ordinary one.
     """
 
     macs: float
@@ -62,6 +70,7 @@ class Tile:
     dma: bool
     index: int = 0
     mlp: int | None = None
+    segments: MemorySegments | None = None
 
 
 @dataclass
@@ -135,7 +144,7 @@ class LayerMapping:
 
     def tiles(self) -> Iterator[Tile]:
         """The tile stream in loop order (lazy)."""
-        from memsim.strategies.segments import MemorySegments, Run, merge_runs, with_segments
+        from memsim.strategies.segments import MemorySegments, Run, merge_runs
 
         dims = self.dims
         nt = n_tiles_of(dims, self.tile)
@@ -184,11 +193,13 @@ class LayerMapping:
                                    [p[0].size for p in parts])
             else:
                 lines, writes = np.empty(0, np.uint64), np.empty(0, bool)
+            segments = None
             if tagged and parts:
                 runs = merge_runs(Run(p[0].size, costs[p[2]][0], costs[p[2]][1],
                                       bool(self.streaming_stores and p[1])) for p in parts)
-                lines = with_segments(lines, MemorySegments(runs, self.write_ratio,
-                                                            self.write_bps))
+                segments = MemorySegments(runs, self.write_ratio, self.write_bps)
+                if segments.plain():
+                    segments = None
             points = math.prod(b[1] for b in box.values())
             macs = self.macs * points / iters if iters else 0.0
             ext = tuple(box[d][1] for d in order)
@@ -197,7 +208,7 @@ class LayerMapping:
                 inner = inner_cache[ext] = self._inner(dict(zip(order, ext)), box, points)
             yield Tile(macs=macs, compute_cycles=self._compute(box, points) + inner[1],
                        lines=lines, writes=writes, inner_bytes=inner[0], dma=self.dma, index=n,
-                       mlp=self.mlp)
+                       mlp=self.mlp, segments=segments)
 
     def _inner(self, ext: dict, box: dict, points: int) -> tuple[int, float]:
         """(inner bytes incl. spill traffic, decompression cycles) of a tile of extents ``ext``."""
@@ -358,13 +369,13 @@ def map_op(graph, op, hw, address, strategies=None, tensor_bytes=None, cores=Non
     ld = lane_dim(op, cls)
     if isinstance(spatial, dict) and not systolic:
         unroll = {d: int(u) for d, u in spatial.items() if d in dims}
-    elif spatial == "auto" and not systolic:
+    elif (spatial == "auto" or (spatial is None and lanes > WIDE_SIMD_LANES)) and not systolic:
         unroll = auto_spatial(dims, lanes, prefer=ld)
     else:
         unroll = {ld: lanes} if (ld and not systolic) else {}
-    unroll_cfg = _get(strategies, "unroll", None)
-    temporal = int(_get(strategies, "unroll.temporal", 1))
-    temporal_set = unroll_cfg is not None and "temporal" in getattr(unroll_cfg, "model_fields_set", ())
+    temporal_cfg = _get(strategies, "unroll.temporal", None)
+    temporal = int(temporal_cfg or 1)
+    temporal_set = temporal_cfg is not None
     forced = _get(strategies, "reuse.dataflow", "auto")
     if forced != "auto":
         dataflows = (forced,)
