@@ -66,15 +66,21 @@ def _bound(compute, waits, stall, total_wait, raw) -> str:
 
 
 def _energy(hw, dtype: str, st, level_names) -> float:
+    """Joules of one layer: MACs, bytes per level and DRAM, plus static power over its span.
+
+    NaN (unknown) when the hardware gives no energy figures or none for this dtype's MACs: a
+    silent 0 would flatter the board. Levels without a figure cost 0 pJ/B (documented).
+    """
     energy = getattr(hw, "energy", None)
-    if energy is None:
+    if energy is None or dtype not in energy.mac_pj:
         return float("nan")
-    pj = st.macs * float(energy.mac_pj.get(dtype, 0.0))
+    pj = st.macs * float(energy.mac_pj[dtype])
     per_byte = energy.access_pj_per_byte
     for name in level_names:
         pj += st.bytes_by_level.get(name, 0.0) * float(per_byte.get(name, 0.0))
     pj += (st.dram_read_bytes + st.dram_write_bytes) * float(per_byte.get("dram", 0.0))
-    return pj * 1e-12
+    static = float(getattr(energy, "static_w", None) or 0.0) * (st.end_ps - st.start_ps) / PS_PER_S
+    return pj / 1e12 + static
 
 
 def frame_table(runner) -> pd.DataFrame:

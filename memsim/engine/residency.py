@@ -4,7 +4,9 @@ On hardware whose hierarchy has no caches (NPUs with scratchpads) or whose backi
 read-only (MCU flash), a compiler places data in the largest on-chip memory (``backing_level``):
 
 1. the activation arena, if it fits (with a read-only backing store it must: feasibility);
-2. then the weights, if they fit in what is left (parameter caching);
+2. then the weights, if they fit in what is left (parameter caching), except on a read-only
+   backing store: MCU runtimes execute weights in place from flash (TFLite Micro keeps them
+   in the flatbuffer in flash), so they stay there;
 3. then the states (KV caches), if they fit in what is left.
 
 Resident lines are served by that memory instead of DRAM; everything else is streamed from DRAM
@@ -33,6 +35,8 @@ def resident_ranges(hw, plans) -> list[tuple[tuple[int, int], ...] | None]:
             size = hi - lo
             if size <= 0:
                 continue
+            if kind == "weight" and not hw.memory.dram.writable:
+                continue  # weights execute in place from flash
             if size <= capacity or (kind == "activation" and not hw.memory.dram.writable):
                 capacity -= min(size, capacity)
                 ranges.append((lo // line, -(-hi // line)))
