@@ -161,3 +161,20 @@ def test_fuzz_mutated_preset(position, insert):
                       parse_yaml_text(mutated, "m.yaml"), "m.yaml")
     except InputError as err:
         assert err.message.startswith("m.yaml")
+
+
+def test_unknown_zoo_network_is_located_with_a_suggestion(tmp_path, capsys):
+    hw = Path(__file__).resolve().parents[1] / "configs" / "hardware" / "raspberry-pi-5.yaml"
+    path = tmp_path / "s.yaml"
+    path.write_text(f"name: x\nhardware: {hw}\nstreams:\n  - {{network: mobilenet_v3, dtype: int8}}\n")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"{path}:4:") and "streams.0.network" in err and "mobilenet_v2" in err
+
+
+@pytest.mark.parametrize("argv", [["run"], ["run", "--bogus", "x"], ["show", "hardware"],
+                                  ["frobnicate"], ["plan", "resnet18", "--algorithm"]])
+def test_usage_errors_exit_2_without_a_traceback(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "memsim bug" not in err and err.strip()

@@ -134,7 +134,7 @@ def test_round_trip_dump_and_reload(scenario_file, tmp_path):
     {"format": "quant", "bits": 3, "decompress_cycles_per_element": 0.5},
 ])
 def test_compression_specs_round_trip(format_spec):
-    data = {"name": "x", "hardware": str(PI5), "streams": [{"network": "n"}],
+    data = {"name": "x", "hardware": str(PI5), "streams": [{"network": "resnet18"}],
             "strategies": {"compression": {"weights": format_spec}}}
     sc = validate_data(Scenario, data)
     again = validate_data(Scenario, parse_yaml_text(dumps_yaml(sc)))
@@ -160,7 +160,7 @@ def test_compression_specs_round_trip(format_spec):
      "decompress_bytes_per_cycle"),
 ])
 def test_compression_rules(spec, message):
-    data = {"name": "x", "hardware": str(PI5), "streams": [{"network": "n"}],
+    data = {"name": "x", "hardware": str(PI5), "streams": [{"network": "resnet18"}],
             "strategies": {"compression": {"weights": spec}}}
     with pytest.raises(InputError, match=message):
         validate_data(Scenario, data, "s.yaml")
@@ -170,7 +170,7 @@ def test_measured_codec_source_relative(tmp_path):
     import numpy as np
     np.save(tmp_path / "w.npy", np.zeros(4))
     path = tmp_path / "s.yaml"
-    path.write_text(f"name: x\nhardware: {PI5}\nstreams: [{{network: n}}]\nstrategies:\n"
+    path.write_text(f"name: x\nhardware: {PI5}\nstreams: [{{network: resnet18}}]\nstrategies:\n"
                     "  compression: {weights: {format: measured, codec: zstd, source: w.npy}}\n")
     spec = load_scenario(path).strategies.compression.weights
     assert spec.source == str((tmp_path / "w.npy").resolve())

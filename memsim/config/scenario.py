@@ -49,6 +49,16 @@ class Stream(ConfigModel):
             if not _ZOO_NAME.match(value):
                 raise ValueError("expected a zoo network name (letters, digits, _ . -) or a "
                                  f"path ending in {', '.join(NETWORK_SUFFIXES)} (got {value!r})")
+            from memsim.workloads import list_networks  # lazy: workloads does not import config
+
+            names = [n["name"] for n in list_networks()]
+            if value not in names:
+                import difflib
+
+                close = difflib.get_close_matches(value, names, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise ValueError(f"unknown network {value!r}; {hint}built-in: {', '.join(names)}; "
+                                 f"or a path ending in {', '.join(NETWORK_SUFFIXES)}")
             return value
         path = Path(value).expanduser()
         if not path.is_absolute():
