@@ -58,6 +58,23 @@ memory:
 """
 
 
+SYSTOLIC_256_OS = SYSTOLIC.replace("rows: 32, cols: 32, dataflow: ws", "rows: 256, cols: 256, dataflow: os") \
+    .replace("int8: 1024", "int8: 65536")
+
+
+def test_systolic_run_matches_scalesim_quoted_cycles(tmp_path):
+    """SCALE-Sim 3.0.0 on a 256x256 os array: Conv1 31,535 and Conv2_1a 13,031 cycles
+    (stall-free Total Cycles; shared/notes/scalesim.md). Ample bandwidth: the engine's layer
+    times are those cycles at 1 GHz."""
+    (tmp_path / "npu.yaml").write_text(SYSTOLIC_256_OS)
+    net = csv_network(tmp_path, ["Conv1,224,224,7,7,3,64,2,", "Conv2_1a,56,56,3,3,64,64,1,"])
+    path = scenario_file(tmp_path, "npu.yaml", f"  - {{network: {net.name}, dtype: int8}}")
+    layers = memsim.simulate(path).layers
+    assert layers["compute_cycles"].tolist() == [31_535, 13_031]
+    durations = (layers["end_s"] - layers["start_s"]).to_numpy()
+    assert durations == pytest.approx(np.array([31_535, 13_031]) * 1e-9, rel=0.01)
+
+
 def test_compute_bound_layer_takes_macs_over_peak(tmp_path):
     (tmp_path / "hw.yaml").write_text(BIG_CPU)
     # K = 64 filters: a multiple of the 16 lanes, so utilisation is 1.
