@@ -180,6 +180,51 @@ def test_search_is_exact_on_small_instances(bufs):
         assert search.solve(s, a, b, opt - 1, time.perf_counter() + 30)[0] == search.EXHAUSTED
 
 
+@settings(max_examples=40, deadline=None)
+@given(instances.filter(lambda b: len(b) <= 6), st.integers(1, 30))
+def test_search_stays_exact_under_restarts(bufs, unit):
+    """Runs and components restarted every few nodes (new priority variants each time) keep
+    the search exact: dominance pruning and restarts never lose the optimum or fake a proof."""
+    import time
+
+    opt = exact_optimum(bufs)
+    s, a, b = as_arrays(bufs)
+    status, offs = search.solve(s, a, b, opt, time.perf_counter() + 30, unit_nodes=unit,
+                                comp_unit=1)
+    assert status == search.FOUND
+    validate(bufs, {bb.id: int(o) for bb, o in zip(bufs, offs)})
+    assert int((offs + s).max()) <= opt
+    if opt > 0:
+        got = search.solve(s, a, b, opt - 1, time.perf_counter() + 30, unit_nodes=unit,
+                           comp_unit=1)[0]
+        assert got == search.EXHAUSTED
+
+
+def test_search_on_a_hand_checked_packing():
+    """Hand-checked: y (16 B, steps 0-3), x (8 B, 2-5), z (8 B, 0-1), w (16 B, 4-5) pack into
+    24 B, the lower bound (y + x at steps 2-3): y and w at 0, z and x at 16. The search finds
+    24 B and proves 23 B impossible."""
+    import time
+
+    bufs = [Buffer("y", 16, 0, 4), Buffer("x", 8, 2, 6), Buffer("z", 8, 0, 2),
+            Buffer("w", 16, 4, 6)]
+    s, a, b = as_arrays(bufs)
+    assert exact_optimum(bufs) == 24 == lower_bound(s, a, b)
+    status, offs = search.solve(s, a, b, 24, time.perf_counter() + 10)
+    assert status == search.FOUND
+    validate(bufs, {bb.id: int(o) for bb, o in zip(bufs, offs)})
+    assert search.solve(s, a, b, 23, time.perf_counter() + 10)[0] == search.EXHAUSTED
+
+
+def test_components_split_where_no_buffer_crosses():
+    starts = np.array([0, 1, 3, 3, 7, 5])
+    ends = np.array([2, 3, 5, 4, 8, 7])
+    groups = search.components(starts, ends)
+    # [0,2) and [1,3) overlap; [3,5) and [3,4) overlap; half-open, so [5,7) and [7,8) are
+    # alone (nothing is live across 3, 5 or 7)
+    assert [g.tolist() for g in groups] == [[0, 1], [2, 3], [5], [4]]
+
+
 def test_best_is_deterministic():
     bufs = read_instances(DATA / "F.1048576.csv")
     p1 = plan_buffers(bufs, "best", time_limit_s=30, capacity=MIB)
@@ -203,9 +248,18 @@ def test_best_fits_instance_f_in_one_mib():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list("ABCDEGHIJK"))
-def test_best_on_minimalloc_instances(name):
+@pytest.mark.parametrize("name", list("ABCDEGHJK"))
+def test_best_fits_minimalloc_instances_in_one_mib(name):
     plan = _fits(name)
-    gbs = plan_buffers(read_instances(DATA / f"{name}.1048576.csv"), "greedy-by-size")
-    # the goal is 1 MiB; the hard floor asserted here is a clear gain over greedy
+    assert plan.arena_bytes <= MIB
+    if plan.lower_bound_bytes == MIB:  # 8 of 11: fitting is optimal and stops the search
+        assert plan.optimal
+
+
+@pytest.mark.slow
+def test_best_on_instance_i_beats_greedy():
+    # I fits 1 MiB only on some seeds within 60 s (heavy-tailed); the floor asserted here is a
+    # clear gain over greedy (see docs/benchmarks.md for the arena reached)
+    plan = _fits("I")
+    gbs = plan_buffers(read_instances(DATA / "I.1048576.csv"), "greedy-by-size")
     assert plan.arena_bytes < gbs.arena_bytes
