@@ -11,7 +11,10 @@ Traces (line indices of 64 B lines, ≥ 10 M accesses at scale 1):
 Hierarchies: 1 level (L1 32 KiB 8-way) and 3 levels (+ L2 1 MiB 16-way, L3 8 MiB 16-way), LRU.
 memsim runs in default and pycachesim-compat modes (the latter is checked counter-for-counter
 against pycachesim here). pycachesim needs Python lists: its rate is given without and with the
-numpy → list conversion (done in 1 M-access chunks).
+numpy → list conversion (done in 1 M-access chunks). Every rate is the best of ``--repeats``
+interleaved runs (the median follows in brackets; the machine is shared), and the ratio divides
+memsim's best by pycachesim's best. Then: per-call cost with engine-sized tiles, and the
+stack-distance hit curves (``hit_curve``, ``set_hit_curve``).
 """
 
 from __future__ import annotations
@@ -112,38 +115,75 @@ def run_pycachesim(lines, writes, nlev, chunk=1 << 20):
     return sim, conv, stats
 
 
+def _rate(n: int, times: list[float]) -> str:
+    """``best (median)`` in M accesses/s."""
+    return f"{n / min(times) / 1e6:.1f} ({n / float(np.median(times)) / 1e6:.1f})"
+
+
+def run_stackdist(repeats: int) -> None:
+    """Hit-curve throughput: 5 M random accesses over footprints of 1 Ki and 64 Ki lines."""
+    from memsim.cache import hit_curve, set_hit_curve
+
+    rng = np.random.default_rng(0)
+    n = 5_000_000
+    caps = np.arange(0, 1 << 17, 512)
+    for fp in (1 << 10, 1 << 16):
+        lines = rng.integers(0, fp, n) * 7 + 1000
+        hit_curve(lines[:100], caps)  # warm the JIT
+        set_hit_curve(lines[:100], 64, 16)
+        for name, fn in (("hit_curve", lambda: hit_curve(lines, caps)),
+                         ("set_hit_curve 64 sets × 1..16 ways",
+                          lambda: set_hit_curve(lines, 64, 16))):
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t0)
+            print(f"{name} (footprint {fp} lines): {_rate(n, times)} M accesses/s", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0, help="trace length factor (1 → ≥10 M)")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per figure (best and median)")
     args = ap.parse_args()
-    print(f"{'trace':8} {'lv':>2} {'accesses':>11} {'memsim':>10} {'memsim-pyc':>10} "
-          f"{'pycachesim':>10} {'pyc+conv':>10} {'ratio':>6}   (M accesses/s; ratio = "
-          "memsim default / pycachesim)")
+    reps = max(1, args.repeats)
+    print(f"{'trace':8} {'lv':>2} {'accesses':>11} {'memsim':>14} {'memsim-pyc':>14} "
+          f"{'pycachesim':>14} {'pyc+conv':>14} {'ratio':>6}   (M accesses/s, best (median); "
+          "ratio = best memsim default / best pycachesim)")
     for name, (lines, writes) in traces(args.scale).items():
         for nlev in (1, 3):
             n = lines.size
-            t_def, _ = run_memsim(lines, writes, nlev, "default")
-            t_cmp, st = run_memsim(lines, writes, nlev, "pycachesim")
-            t_pyc, t_conv, ref = run_pycachesim(lines, writes, nlev)
+            t_def, t_cmp, t_pyc, t_all = [], [], [], []
+            for _ in range(reps):  # interleaved, so load changes hit every contender alike
+                t_def.append(run_memsim(lines, writes, nlev, "default")[0])
+                dt, st = run_memsim(lines, writes, nlev, "pycachesim")
+                t_cmp.append(dt)
+                sim, conv, ref = run_pycachesim(lines, writes, nlev)
+                t_pyc.append(sim)
+                t_all.append(sim + conv)
             mine = [list(map(int, r[:5])) for r in st[:-1]] + [[int(st[-1, 0]), int(st[-1, 1])]]
             ref = [r[:5] for r in ref[:-1]] + [ref[-1][:2]]
             same = "counters equal" if mine == ref else f"COUNTERS DIFFER {mine} vs {ref}"
-            print(f"{name:8} {nlev:>2} {n:>11,} {n / t_def / 1e6:>10.1f} {n / t_cmp / 1e6:>10.1f} "
-                  f"{n / t_pyc / 1e6:>10.1f} {n / (t_pyc + t_conv) / 1e6:>10.1f} "
-                  f"{t_pyc / t_def:>5.1f}x   {same}", flush=True)
+            print(f"{name:8} {nlev:>2} {n:>11,} {_rate(n, t_def):>14} {_rate(n, t_cmp):>14} "
+                  f"{_rate(n, t_pyc):>14} {_rate(n, t_all):>14} "
+                  f"{min(t_pyc) / min(t_def):>5.1f}x   {same}", flush=True)
     # per-call cost as the engine sees it: many small tiles
     lines, writes = traces(0.25)["matmul"]
     for tile in (256, 4096):
-        h = hierarchy(3, "default")
-        h.access(0, lines[:10], writes[:10])
-        h.reset()
+        times = []
         m = lines.size // tile * tile
-        t0 = time.perf_counter()
-        for s in range(0, m, tile):
-            h.access(0, lines[s:s + tile], writes[s:s + tile])
-        dt = time.perf_counter() - t0
-        print(f"matmul 3 levels in tiles of {tile} lines: {m / dt / 1e6:.1f} M accesses/s, "
-              f"{dt / (m // tile) * 1e6:.2f} µs per call")
+        for _ in range(reps):
+            h = hierarchy(3, "default")
+            h.access(0, lines[:10], writes[:10])
+            h.reset()
+            t0 = time.perf_counter()
+            for s in range(0, m, tile):
+                h.access(0, lines[s:s + tile], writes[s:s + tile])
+            times.append(time.perf_counter() - t0)
+        print(f"matmul 3 levels in tiles of {tile} lines: {_rate(m, times)} M accesses/s, "
+              f"{min(times) / (m // tile) * 1e6:.2f} µs per call (best)", flush=True)
+    run_stackdist(reps)
 
 
 if __name__ == "__main__":

@@ -355,6 +355,26 @@ def test_streaming_stores_bypass_write_allocate():
     assert nt.layers[0].dram_write_bytes == size
 
 
+def test_tiles_hand_their_segments_over_explicitly():
+    # The line-run attributes travel in Tile.segments, not inside the line array: the lines are a
+    # plain ndarray, the runs cover them in order, and an ordinary tile has no segments.
+    g = linear_graph()
+    plain = map_with(g, cache_hw(), strategies())
+    assert all(t.segments is None for m in plain for t in m.tiles())
+    s = strategies(compression={"weights": {"format": "ratio", "ratio": 2}},
+                   cache={"streaming_stores": True})
+    tiles = [t for m in map_with(g, cache_hw(), s) for t in m.tiles()]
+    assert tiles and all(type(t.lines) is np.ndarray for t in tiles)
+    for t in tiles:
+        assert t.segments is not None and t.segments.total == t.lines.size
+        pos = 0
+        for r in t.segments.runs:
+            w = t.writes[pos:pos + r.n]
+            assert r.streaming == bool(w.all()) and (r.streaming or not w.any())
+            pos += r.n
+    assert any(r.dram_ratio == 0.5 for t in tiles for r in t.segments.runs)
+
+
 def test_compressed_sizes_round_to_bytes():
     s = strategies(compression={"weights": {"format": "quant", "bits": 3}})
     assert compressed_bytes(s.compression.weights, 10, "int8") == 4   # 30 bits → 4 B

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from memsim.cache import kernel as K
+from memsim.cache.cachegrind import cg_access
 from memsim.errors import InputError
 
 COUNTER_NAMES = ("loads", "stores", "hits", "misses", "evictions", "writebacks")
 COMPAT_MODES = ("default", "pycachesim", "cachegrind")
-_I64, _U64, _BOOL = np.dtype(np.int64), np.dtype(np.uint64), np.dtype(np.bool_)
+_I64, _BOOL, _U8 = np.dtype(np.int64), np.dtype(np.bool_), np.dtype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Hierarchy:
         self.line_bytes = levels[0].line_bytes
         self.names = [s.name for s in levels]
         self._mode = K.MODE_PYCACHESIM if compat == "pycachesim" else K.MODE_DEFAULT
+        self._cg = compat == "cachegrind"
         self._build()
 
     # ------------------------------------------------------------------ construction
@@ -111,16 +113,11 @@ class Hierarchy:
         return cls(specs, cores=n, seed=seed, compat=compat)
 
     def _build(self) -> None:
-        geo, chain, owner_level, owner_core = [], [], [], []
-        slot = setbase = 0
+        specs, owner_level, owner_core = [], [], []
 
         def add(spec: CacheLevelSpec) -> int:
-            nonlocal slot, setbase
-            mask = spec.sets - 1 if spec.sets & (spec.sets - 1) == 0 else -1
-            geo.append([spec.sets, spec.ways, mask, slot, setbase, K.POLICIES[spec.policy]])
-            slot += spec.sets * spec.ways
-            setbase += spec.sets
-            return len(geo) - 1
+            specs.append((spec.sets, spec.ways, spec.policy))
+            return len(specs) - 1
 
         nlev = len(self.levels)
         chain = np.zeros((self.cores, nlev), dtype=np.int64)
@@ -144,31 +141,56 @@ class Hierarchy:
                 owner_level.append(-1)
                 owner_core.append(core)
             self._ichain = ichain
-        self._geo = np.array(geo, dtype=np.int64)
         self._chain = chain
-        self._chain_rows = [chain[c] for c in range(self.cores)]
+        self._layout = K.state_layout(nlev, self.cores, specs)
+        row0 = self._layout["rows"][0]  # level 0 of core 0 (all cores' level 0 are alike)
+        self._batch = K.batch_kernel(row0[5], row0[1], nlev)
         self._out_shape = (nlev + 1, K.N_COUNTERS)
         self._owner_level = np.array(owner_level, dtype=np.int64)
         self._owner_core = np.array(owner_core, dtype=np.int64)
-        self._nslots, self._nsets = slot, setbase
-        self._stack = np.zeros((4 * nlev + 8, 4), dtype=np.int64)
+        # index of every tag in the state array, instance by instance, set by set, way by way
+        idx = [np.add.outer(base + stride * np.arange(sets), 1 + np.arange(ways)).reshape(-1)
+               for sets, ways, _m, base, stride, _p, _l in self._layout["rows"]]
+        self._tag_idx = np.concatenate(idx).astype(np.int64)
         self._empty_u8 = np.zeros(0, dtype=np.uint8)
         self.reset()
 
     def reset(self) -> None:
         """Empty every cache (all lines invalid, clean) and zero the cumulative counters."""
-        self._tags = np.full(self._nslots, -1, dtype=np.int64)
-        self._meta = np.zeros(self._nslots, dtype=np.int64)
-        self._dirty = np.zeros(self._nslots, dtype=np.uint8)
-        self._plru = np.zeros(self._nsets, dtype=np.int64)
-        self._clock = np.zeros(len(self._geo), dtype=np.int64)
+        lay, nlev = self._layout, len(self.levels)
+        st = np.zeros(lay["size"], dtype=np.int64)
+        st[K.X_NLEV], st[K.X_CHAIN] = nlev, lay["chain0"]
+        st[K.X_STATS], st[K.X_STACK] = lay["stats0"], lay["stack0"]
+        st[lay["chain0"]:lay["stats0"]] = self._chain.reshape(-1)
         # splitmix64-style distinct non-zero seeds per instance (xorshift state must be ≠ 0)
-        seeds = (np.arange(len(self._geo), dtype=np.uint64) + np.uint64(self.seed + 1)) \
+        n = len(lay["rows"])
+        seeds = (np.arange(n, dtype=np.uint64) + np.uint64(self.seed + 1)) \
             * np.uint64(0x9E3779B97F4A7C15)
         seeds[seeds == 0] = np.uint64(0x2545F4914F6CDD1D)
-        self._rng = seeds
-        self._stats = np.zeros((len(self.levels) + 1, K.N_COUNTERS), dtype=np.int64)
-        self._cg_stats = np.zeros((3, len(self.levels) + 1, K.N_COUNTERS), dtype=np.int64)
+        for c, (sets, ways, mask, base, stride, pol, lmask) in enumerate(lay["rows"]):
+            h = K.XH + c * K.HC
+            st[h + K.H_SETS], st[h + K.H_WAYS], st[h + K.H_MASK] = sets, ways, mask
+            st[h + K.H_BASE], st[h + K.H_STRIDE], st[h + K.H_POL] = base, stride, pol
+            st[h + K.H_LMASK] = lmask
+            st[h + K.H_RNG] = seeds[c:c + 1].view(np.int64)[0]
+            if pol in (K.POL_FIFO, K.POL_LRU_PERM):
+                st[base:base + sets * stride:stride] = K.perm_reset_word(ways)
+            elif pol == K.POL_LRU_MAT:
+                st[base:base + sets * stride:stride] = K.mat_reset_word(ways)
+            elif pol in (K.POL_LRU, K.POL_FIFO_STAMP):  # distinct stamps below any clock value
+                stamps = np.add.outer(base + 1 + ways + stride * np.arange(sets), np.arange(ways))
+                st[stamps.reshape(-1)] = np.tile(np.arange(ways) - ways, sets)
+        st[self._tag_idx] = -1
+        self._st = st
+        s0 = lay["stats0"]
+        self._stats = st[s0:s0 + (nlev + 1) * K.N_COUNTERS].reshape(nlev + 1, K.N_COUNTERS)
+        self._cg_stats = np.zeros((3, nlev + 1, K.N_COUNTERS), dtype=np.int64)
+
+    @property
+    def _tags(self) -> np.ndarray:
+        """Line held by every way (-1 = invalid), instance by instance, set by set."""
+        t = self._st[self._tag_idx]
+        return np.where(t < 0, -1, t >> 1)
 
     # ------------------------------------------------------------------ access
     def _lines(self, lines) -> np.ndarray:
@@ -185,8 +207,9 @@ class Hierarchy:
         arr = np.asarray(flags)
         if arr.shape[0] != n:
             raise ValueError(f"flag array has {arr.shape[0]} entries for {n} lines")
-        return np.ascontiguousarray(arr.view(np.uint8) if arr.dtype == np.bool_
-                                    else arr.astype(np.uint8))
+        if arr.dtype != np.bool_:
+            arr = arr != 0
+        return np.ascontiguousarray(arr.reshape(-1)).view(np.uint8)
 
     def access(self, core: int, lines, writes=None) -> np.ndarray:
         """Issue ``lines`` (line indices = addr // line_bytes, in order) from ``core``.
@@ -197,30 +220,27 @@ class Hierarchy:
         """
         # fast path for what the engine passes (1-D int64/uint64 and bool arrays): numpy's
         # builtin dtypes are singletons, so identity tests are cheap; anything else is converted
-        if type(lines) is np.ndarray and lines.ndim == 1 and lines.dtype is _I64:
-            pass
-        elif type(lines) is np.ndarray and lines.ndim == 1 and lines.dtype is _U64:
-            lines = lines.view(np.int64)
-        else:
+        if type(lines) is not np.ndarray or lines.dtype is not _I64 or lines.ndim != 1:
             lines = self._lines(lines)
         if writes is None:
             writes = self._empty_u8
         elif type(writes) is np.ndarray and writes.dtype is _BOOL and writes.ndim == 1 \
                 and writes.shape[0] == lines.shape[0]:
-            writes = writes.view(np.uint8)
+            writes = writes.view(_U8)
         else:
             writes = self._flags(writes, lines.shape[0])
-        out = np.zeros(self._out_shape, dtype=np.int64)
-        if self.compat == "cachegrind":
+        if not 0 <= core < self.cores:
+            raise IndexError(f"core {core} out of range (cores={self.cores})")
+        if self._cg:
+            out = np.zeros((len(self.levels) + 1, K.N_COUNTERS), dtype=np.int64)
             kinds = writes if writes.shape[0] else np.zeros(lines.shape[0], np.uint8)
             ones = np.ones(lines.shape[0], dtype=np.int64)
             cg = self._cg_run(core, lines, ones, kinds)
             out += cg[0] + cg[1]
             self._stats += out
             return out
-        K.access_batch(self._mode, self._chain_rows[core], lines, writes, self._empty_u8, out,
-                       self._stats, self._stack, self._geo, self._tags, self._meta,
-                       self._dirty, self._plru, self._clock, self._rng)
+        out = np.zeros(self._out_shape, _I64)
+        self._batch(self._mode, core, lines, writes, out, self._st)
         return out
 
     def access_spans(self, core: int, first, nlines, kinds) -> np.ndarray:
@@ -247,26 +267,25 @@ class Hierarchy:
             raise ValueError("instruction fetches are only simulated in cachegrind mode")
         if nl.size and nl.min() < 1:
             raise ValueError("every access covers at least one line")
+        if not 0 <= core < self.cores:
+            raise IndexError(f"core {core} out of range (cores={self.cores})")
         if nl.size and nl.max() == 1:
-            lines, writes, counted = first, kinds, self._empty_u8
+            lines, writes = first, kinds
         else:
             idx = np.repeat(np.arange(first.shape[0]), nl)
             starts = np.cumsum(nl) - nl
             offs = np.arange(idx.shape[0], dtype=np.int64) - np.repeat(starts, nl)
             lines = first[idx] + offs
             writes = kinds[idx]
-            counted = (offs == 0).astype(np.uint8) if self._mode == K.MODE_PYCACHESIM \
-                else self._empty_u8
+            if self._mode == K.MODE_PYCACHESIM:  # only an access's first line counts at level 0
+                writes = writes | ((offs != 0).astype(np.uint8) * np.uint8(K.W_UNCOUNTED))
         out = np.zeros(self._out_shape, dtype=np.int64)
-        K.access_batch(self._mode, self._chain_rows[core], lines, writes, counted, out,
-                       self._stats, self._stack, self._geo, self._tags, self._meta,
-                       self._dirty, self._plru, self._clock, self._rng)
+        self._batch(self._mode, core, lines, writes, out, self._st)
         return out
 
     def _cg_run(self, core, first, nl, kinds) -> np.ndarray:
         out = np.zeros((3, len(self.levels) + 1, K.N_COUNTERS), dtype=np.int64)
-        K.cg_access(self._chain[core], self._ichain[core], first, nl, kinds, out, self._geo,
-                    self._tags, self._meta, self._plru, self._clock, self._rng)
+        cg_access(self._chain[core], self._ichain[core], first, nl, kinds, out, self._st)
         self._cg_stats += out
         return out
 
@@ -291,22 +310,20 @@ class Hierarchy:
         out = np.zeros((len(self.levels) + 1, K.N_COUNTERS), dtype=np.int64)
         if self.compat == "cachegrind":
             return out  # cachegrind keeps no dirty state
-        insts, lvls, chains = [], [], []
-        for c in range(len(self._geo)):
+        insts, lvls, owners = [], [], []
+        for c in range(len(self._owner_level)):
             lv, owner = int(self._owner_level[c]), int(self._owner_core[c])
             if lv < 0 or (core is not None and owner != core):
                 continue
             insts.append(c)
             lvls.append(lv)
-            chains.append(self._chain[owner if owner >= 0 else 0])
-        order = np.argsort(np.array(lvls, dtype=np.int64), kind="stable")
+            owners.append(owner if owner >= 0 else 0)
         if not insts:
             return out
+        order = np.argsort(np.array(lvls, dtype=np.int64), kind="stable")
         K.flush_instances(self._mode, np.array(insts, dtype=np.int64)[order],
                           np.array(lvls, dtype=np.int64)[order],
-                          np.ascontiguousarray(np.array(chains, dtype=np.int64)[order]), out,
-                          self._stack, self._geo, self._tags, self._meta, self._dirty,
-                          self._plru, self._clock, self._rng)
+                          np.array(owners, dtype=np.int64)[order], out, self._st)
         self._stats += out
         return out
 

@@ -1,10 +1,24 @@
-"""numba kernels for set-associative cache hierarchies (state lives in numpy arrays).
+"""numba kernels for set-associative cache hierarchies (all state in one int64 array).
 
-Every cache *instance* (one per core for a private level, one for a shared level) is a row of
-``geo``; all instances share flat state arrays indexed by slot (``slot_base + set*ways + way``):
-``tags`` (line index, -1 = invalid), ``meta`` (recency/insertion stamp), ``dirty``; ``plru`` holds
-one tree-bit word per set and ``rng`` one xorshift64 state per instance. A core's path through
-the hierarchy is a row of ``chain`` (instance index per level, innermost first).
+State layout (``st``, built by ``Hierarchy``): a global header (``X_*``), one header row of
+``HC`` columns per cache *instance* (one per core for a private level, one for a shared level;
+``H_*`` columns: geometry, policy, clock, random state), the chain table (instance per core and
+level, innermost first), the cumulative counters, the write-back work stack, then the sets.
+Each set is contiguous: ``[word, tag_0 .. tag_{W-1}]`` (+ ``stamp_0 .. stamp_{W-1}`` where
+stamps are used). A tag holds ``line << 1 | dirty`` (-1 = invalid), so one load answers "which
+line, is it dirty". Replacement state, chosen per instance by ``state_layout``:
+
+* LRU with ≤ 8 ways: an order matrix in the set word (byte j, bit i: way j more recent than
+  way i); a hit sets row j and clears column j, the victim is the all-zero row (SWAR, O(1)).
+* LRU with 9–16 ways and FIFO with ≤ 16 ways: the recency / insertion order of the ways as
+  4-bit nibbles, most recent in nibble 0; the victim is nibble ``W-1`` (O(1)); unused nibbles
+  hold 15.
+* tree-PLRU: the tree bits (heap-numbered nodes 1..W-1); random: nothing (xorshift state per
+  instance in its header).
+* LRU/FIFO with more ways: per-way stamps from a per-instance clock (victim: oldest).
+
+Every reset state orders way 0 least recent, then way 1, …, so empty ways fill lowest index
+first, as the stamp form does. Lookups compare 4, 8 or 16 tags with one vector compare.
 
 Semantics (see docs/model.md "Cache semantics"):
 
@@ -16,168 +30,174 @@ Semantics (see docs/model.md "Cache semantics"):
   refresh recency; a store miss counts a load and a miss (the write-allocate load); a write-back
   that misses the next level is write-allocated there with a fetch from below; only dirty
   victims count as evictions. (Source: /work/shared/notes/cache-oracles.md, checked by tests.)
-* cachegrind rules live in ``cg_access`` (spans of one or two lines, no dirty state).
+* cachegrind rules live in ``memsim.cache.cachegrind`` (spans of one or two lines, no dirty
+  state).
+
+Lines must lie in ``[0, 2**62)`` (64-bit byte addresses always do).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.cpython.unsafe.numbers import trailing_zeros
+from numba.extending import intrinsic
 
 POL_LRU, POL_FIFO, POL_RANDOM, POL_PLRU = 0, 1, 2, 3
 POLICIES = {"lru": POL_LRU, "fifo": POL_FIFO, "random": POL_RANDOM, "plru": POL_PLRU}
+# internal policy codes (``POL_LRU``/``POL_FIFO`` then mean the per-way-stamp and order-word
+# forms): LRU with ≤ MAT_MAX_WAYS ways keeps an order matrix in the set word, LRU with
+# ≤ PERM_MAX_WAYS an order word; FIFO with more than PERM_MAX_WAYS ways keeps stamps
+POL_FIFO_STAMP, POL_LRU_MAT, POL_LRU_PERM = 4, 5, 6
+PERM_MAX_WAYS = 16
+MAT_MAX_WAYS = 8
 MODE_DEFAULT, MODE_PYCACHESIM = 0, 1
 
-# geo columns
-G_SETS, G_WAYS, G_MASK, G_SLOT, G_SETBASE, G_POLICY = 0, 1, 2, 3, 4, 5
-GEO_COLS = 6
+# global header of the state array
+X_NLEV, X_CHAIN, X_STATS, X_STACK = 0, 1, 2, 3
+XH = 8
+# per-instance header columns
+H_SETS, H_WAYS, H_MASK, H_BASE, H_STRIDE, H_POL, H_LMASK, H_CLOCK, H_RNG = range(9)
+HC = 9
 # counter columns (rows: levels innermost first, last row memory)
 C_LOADS, C_STORES, C_HITS, C_MISSES, C_EVICT, C_WB = 0, 1, 2, 3, 4, 5
 N_COUNTERS = 6
-# work-stack ops
+# work-stack ops (frames of 4 int64: op, level, line, flags)
 OP_ACCESS, OP_FILL = 0, 1
 F_WRITE, F_WB = 1, 2
+# per-line flags of access_batch's ``writes``
+W_STORE, W_UNCOUNTED = 1, 2
+
+def perm_reset_word(ways: int) -> int:
+    """Initial order word (nibbles) for ``ways`` ≤ 16 (int64 value): way 0 least recent."""
+    word = 0
+    for k in range(16):
+        word |= ((ways - 1 - k) if k < ways else 15) << (4 * k)
+    return word - (1 << 64) if word >= 1 << 63 else word
+
+
+def mat_reset_word(ways: int) -> int:
+    """Initial LRU order matrix for ``ways`` ≤ 8 (int64 value): byte ``j`` (row j) has bit
+    ``i`` set when way j is more recent than way i; reset order: way 0 least recent. Rows of
+    unused ways keep their diagonal bit, so they are never all zero (never the victim)."""
+    word = 0
+    for j in range(8):
+        word |= (((1 << j) - 1) if j < ways else (1 << j)) << (8 * j)
+    return word - (1 << 64) if word >= 1 << 63 else word
+
+
+def state_layout(nlev: int, cores: int, specs) -> dict:
+    """Offsets of the state array for instances ``specs`` ([(sets, ways, policy name)]);
+    ``chains`` of shape ``(cores, nlev)`` is filled in by the caller."""
+    ninst = len(specs)
+    chain0 = XH + ninst * HC
+    stats0 = chain0 + cores * nlev
+    stack0 = stats0 + (nlev + 1) * N_COUNTERS
+    pos = stack0 + 4 * (4 * nlev + 8)
+    rows = []
+    for sets, ways, policy in specs:
+        pol = POLICIES[policy]
+        if pol == POL_FIFO and ways > PERM_MAX_WAYS:
+            pol = POL_FIFO_STAMP
+        elif pol == POL_LRU and ways <= MAT_MAX_WAYS:
+            pol = POL_LRU_MAT
+        elif pol == POL_LRU and ways <= PERM_MAX_WAYS:
+            pol = POL_LRU_PERM
+        stride = 2 * ways + 1 if pol in (POL_LRU, POL_FIFO_STAMP) else ways + 1
+        mask = sets - 1 if sets & (sets - 1) == 0 else -1
+        lmask = ((1 << (4 * (ways - 1))) - 1 if pol in (POL_FIFO, POL_LRU_PERM)
+                 else (1 << ways) - 1 if pol == POL_LRU_MAT else 0)
+        rows.append((sets, ways, mask, pos, stride, pol, lmask))
+        pos += sets * stride
+    return {"chain0": chain0, "stats0": stats0, "stack0": stack0, "size": pos, "rows": rows}
+
+
+# --------------------------------------------------------------------------- set primitives
+@njit(cache=True, inline="always")
+def _set_word(st, hd, x):
+    """Index of the set word of line ``x`` in the instance whose header starts at ``hd``."""
+    mask = st[hd + H_MASK]
+    s = (x & mask) if mask >= 0 else x % st[hd + H_SETS]  # pycachesim: line % sets
+    return st[hd + H_BASE] + s * st[hd + H_STRIDE]
+
+
+def _match_intrinsic(n):
+    """``_match{n}(st, i, x)``: bit ``w`` set iff ``st[i + w] >> 1 == x`` for w < n, as one
+    vector load, shift and compare (numba's own loops over a runtime index compile to gathers
+    or to a branch per way). The caller guarantees ``st[i:i+n]`` is in bounds."""
+
+    @intrinsic
+    def match(typingctx, arr, idx, x):
+        sig = types.int64(arr, types.int64, types.int64)
+
+        def codegen(context, builder, signature, args):
+            ary = context.make_array(signature.args[0])(context, builder, args[0])
+            i64, i32 = ir.IntType(64), ir.IntType(32)
+            vty = ir.VectorType(i64, n)
+            ptr = builder.gep(ary.data, [args[1]], inbounds=True, source_etype=i64)
+            tags = builder.ashr(builder.load(ptr, typ=vty, align=8), ir.Constant(vty, [1] * n))
+            undef = ir.Constant(vty, ir.Undefined)
+            xs = builder.shuffle_vector(builder.insert_element(undef, args[2], ir.Constant(i32, 0)),
+                                        undef, ir.Constant(ir.VectorType(i32, n), [0] * n))
+            bits = builder.bitcast(builder.icmp_signed("==", tags, xs), ir.IntType(n))
+            return builder.zext(bits, i64)
+
+        return sig, codegen
+
+    return match
+
+
+_match4 = _match_intrinsic(4)
+_match8 = _match_intrinsic(8)
+_match16 = _match_intrinsic(16)
 
 
 @njit(cache=True, inline="always")
-def _set_of(geo, c, x):
-    mask = geo[c, G_MASK]
-    if mask >= 0:
-        return x & mask
-    return x % geo[c, G_SETS]  # pycachesim indexes sets by line % sets (any set count)
-
-
-@njit(cache=True, inline="always")
-def _touch(geo, meta, plru, clock, c, setg, base, w, on_fill):
-    """Update replacement state for an access to way ``w`` (a fill when ``on_fill``)."""
-    pol = geo[c, G_POLICY]
-    if pol == POL_LRU or (pol == POL_FIFO and on_fill):
-        clock[c] += 1
-        meta[base + w] = clock[c]
-    elif pol == POL_PLRU:
-        # tree-PLRU: heap-numbered nodes 1..ways-1; each bit on the path points away from w
-        ways = geo[c, G_WAYS]
-        bits = plru[setg]
-        node = w + ways
-        while node > 1:
-            parent = node >> 1
-            if node & 1:
-                bits &= ~(np.int64(1) << parent)
-            else:
-                bits |= np.int64(1) << parent
-            node = parent
-        plru[setg] = bits
-
-
-@njit(cache=True, inline="always")
-def _victim(geo, tags, meta, plru, rng, c, setg, base):
-    """Way to replace: the first invalid way, else by policy."""
-    ways = geo[c, G_WAYS]
-    pol = geo[c, G_POLICY]
-    if pol <= POL_FIFO:
-        # LRU/FIFO: oldest stamp. Invalid ways keep stamp 0 and valid ones have stamps ≥ 1, so
-        # the first invalid way wins without a separate scan.
-        best = 0
-        stamp = meta[base]
-        for w in range(1, ways):
-            if meta[base + w] < stamp:
-                stamp = meta[base + w]
-                best = w
-        return best
+def _lookup(st, sw, ways, x):
+    """Way holding line ``x`` in the set at ``sw``, or -1 (a line is in at most one way)."""
+    if ways == 8 or ways == 16 or ways == 4:
+        m = _match8(st, sw + 1, x) if ways == 8 else (
+            _match16(st, sw + 1, x) if ways == 16 else _match4(st, sw + 1, x))
+        if m == 0:
+            return -1
+        return np.int64(trailing_zeros(m))
+    b = np.uint64(sw + 1)  # unsigned index: numba skips its negative-index wraparound
     for w in range(ways):
-        if tags[base + w] < 0:
+        if (st[b + np.uint64(w)] >> 1) == x:
             return w
-    if pol == POL_PLRU:
-        bits = plru[setg]
-        node = 1
-        while node < ways:
-            node = 2 * node + ((bits >> node) & 1)
-        return node - ways
-    # random: xorshift64 (Marsaglia 2003, shifts 13/7/17), state per instance, seeded by Hierarchy
-    x = rng[c]
-    x ^= x << np.uint64(13)
-    x ^= x >> np.uint64(7)
-    x ^= x << np.uint64(17)
-    rng[c] = x
-    return np.int64(x % np.uint64(ways))
+    return -1
 
 
-@njit(cache=True)
-def _run_stack(mode, chain, nlev, out, stack, sp, geo, tags, meta, dirty, plru, clock, rng):
-    """Drain the work stack: ACCESS(level, line, flags) and FILL(level, line, dirty) frames."""
-    while sp > 0:
-        sp -= 1
-        op = stack[sp, 0]
-        lv = stack[sp, 1]
-        x = stack[sp, 2]
-        f = stack[sp, 3]
-        if lv == nlev:  # memory
-            if f & F_WRITE:
-                out[nlev, C_STORES] += 1
-            else:
-                out[nlev, C_LOADS] += 1
-            continue
-        c = chain[lv]
-        ways = geo[c, G_WAYS]
-        s = _set_of(geo, c, x)
-        setg = geo[c, G_SETBASE] + s
-        base = geo[c, G_SLOT] + s * ways
-        if op == OP_ACCESS:
-            is_w = (f & F_WRITE) != 0
-            if is_w:
-                out[lv, C_STORES] += 1
-            else:
-                out[lv, C_LOADS] += 1
-            hit = -1
-            for w in range(ways):
-                if tags[base + w] == x:
-                    hit = w
-                    break
-            if hit >= 0:
-                if is_w:
-                    dirty[base + hit] = 1
-                    if mode == MODE_PYCACHESIM:
-                        continue  # pycachesim: store hit is not a hit and keeps recency
-                out[lv, C_HITS] += 1
-                _touch(geo, meta, plru, clock, c, setg, base, hit, False)
-                continue
-            out[lv, C_MISSES] += 1
-            if is_w and mode == MODE_PYCACHESIM:
-                out[lv, C_LOADS] += 1  # the write-allocate load
-            stack[sp, 0] = OP_FILL
-            stack[sp, 1] = lv
-            stack[sp, 2] = x
-            stack[sp, 3] = 1 if is_w else 0
-            sp += 1
-            if not (mode == MODE_DEFAULT and (f & F_WB)):
-                stack[sp, 0] = OP_ACCESS
-                stack[sp, 1] = lv + 1
-                stack[sp, 2] = x
-                stack[sp, 3] = 0
-                sp += 1
-        else:
-            w = _victim(geo, tags, meta, plru, rng, c, setg, base)
-            old = tags[base + w]
-            wb = old >= 0 and dirty[base + w] != 0
-            if old >= 0 and (mode == MODE_DEFAULT or wb):
-                out[lv, C_EVICT] += 1
-            tags[base + w] = x
-            dirty[base + w] = f
-            _touch(geo, meta, plru, clock, c, setg, base, w, True)
-            if wb:
-                out[lv, C_WB] += 1
-                stack[sp, 0] = OP_ACCESS
-                stack[sp, 1] = lv + 1
-                stack[sp, 2] = old
-                stack[sp, 3] = F_WRITE | F_WB
-                sp += 1
-    return sp
+@njit(cache=True, inline="always")
+def _oldest(st, sb, ways):
+    """Way with the smallest stamp among ``st[sb:sb+ways]`` (stamps are distinct: invalid
+    ways keep ``w - ways`` from the reset, below every clock value, so the lowest invalid way
+    comes first). Branch-free min and match; constant trip counts for common ways."""
+    b = np.uint64(sb)
+    m = st[b]
+    v = 0
+    if ways == 8:
+        for w in range(1, 8):
+            m = min(m, st[b + np.uint64(w)])
+        for w in range(8):
+            v += (st[b + np.uint64(w)] == m) * w
+    elif ways == 16:
+        for w in range(1, 16):
+            m = min(m, st[b + np.uint64(w)])
+        for w in range(16):
+            v += (st[b + np.uint64(w)] == m) * w
+    else:
+        for w in range(1, ways):
+            m = min(m, st[b + np.uint64(w)])
+        for w in range(ways):
+            v += (st[b + np.uint64(w)] == m) * w
+    return v
 
 
 @njit(cache=True, inline="always")
 def _plru_touched(bits, ways, w):
-    """Tree bits after an access to way ``w`` (scalar helper: no array arguments, so no
-    reference counting in the hot loop)."""
+    """Tree bits after an access to way ``w``: each bit on the path points away from it."""
     node = w + ways
     while node > 1:
         parent = node >> 1
@@ -197,298 +217,392 @@ def _plru_pick(bits, ways):
     return node - ways
 
 
+_B01 = 0x0101010101010101
+_B80 = 0x8080808080808080 - (1 << 64)  # as int64
+
+
 @njit(cache=True, inline="always")
-def _xorshift(x):
-    # xorshift64 (Marsaglia 2003, shifts 13/7/17)
-    x ^= x << np.uint64(13)
-    x ^= x >> np.uint64(7)
-    x ^= x << np.uint64(17)
-    return x
+def _mat_touched(word, rowmask, w):
+    """Order matrix after an access to way ``w``: w is more recent than every other way (row w
+    all ones) and no way is more recent than w (column w clear)."""
+    return (word | (rowmask << (8 * w))) & ~(_B01 << w)
 
 
+@njit(cache=True, inline="always")
+def _mat_oldest(word):
+    """The way whose row is all zero (more recent than none): the lowest flagged byte of the
+    SWAR zero-byte test is exact."""
+    return np.int64(trailing_zeros((word - _B01) & ~word & _B80)) >> 3
+
+
+_N1 = 0x1111111111111111
+_N8 = 0x8888888888888888 - (1 << 64)  # as int64
+
+
+@njit(cache=True, inline="always")
+def _to_front(word, low, w):
+    """Order word with way ``w`` (in the nibble just above the bit mask ``low``) moved to
+    nibble 0 (most recent); the nibbles below it move up by one."""
+    return (word & ~((low << 4) | 15)) | ((word & low) << 4) | w
+
+
+@njit(cache=True, inline="always")
+def _perm_touched(word, w):
+    """Order word after an access to way ``w``: find w's nibble (SWAR zero-nibble test on
+    ``word ^ w…w``; the lowest flag is exact) and move it to the front."""
+    t = word ^ (w * _N1)
+    p = np.int64(trailing_zeros((t - _N1) & ~t & _N8)) & ~3  # flag bit 4k+3 → 4k
+    return _to_front(word, (np.int64(1) << p) - 1, w)
+
+
+@njit(cache=True, inline="always")
+def _hit_touch(st, hd, pol, sw, ways, w):
+    """Replacement update for a hit on way ``w`` (FIFO and random: nothing)."""
+    if pol == POL_LRU_MAT:
+        st[sw] = _mat_touched(st[sw], st[hd + H_LMASK], w)
+    elif pol == POL_LRU_PERM:
+        st[sw] = _perm_touched(st[sw], w)
+    elif pol == POL_LRU:
+        clk = st[hd + H_CLOCK] + 1
+        st[hd + H_CLOCK] = clk
+        st[sw + 1 + ways + w] = clk
+    elif pol == POL_PLRU:
+        st[sw] = _plru_touched(st[sw], ways, w)
+
+
+@njit(cache=True, inline="always")
+def _fill_touch(st, hd, pol, sw, ways, v):
+    """Replacement update after filling way ``v`` (the victim ``_victim`` chose)."""
+    if pol == POL_LRU_MAT:
+        st[sw] = _mat_touched(st[sw], st[hd + H_LMASK], v)
+    elif pol == POL_LRU or pol == POL_FIFO_STAMP:
+        clk = st[hd + H_CLOCK] + 1
+        st[hd + H_CLOCK] = clk
+        st[sw + 1 + ways + v] = clk
+    elif pol == POL_FIFO or pol == POL_LRU_PERM:  # v was the oldest, nibble W-1: to nibble 0
+        st[sw] = _to_front(st[sw], st[hd + H_LMASK], v)
+    elif pol == POL_PLRU:
+        st[sw] = _plru_touched(st[sw], ways, v)
+
+
+@njit(cache=True, inline="always")
+def _victim(st, hd, pol, sw, ways):
+    """Way to replace: the first invalid way, else by policy."""
+    if pol == POL_LRU_MAT:
+        return _mat_oldest(st[sw])
+    if pol == POL_LRU or pol == POL_FIFO_STAMP:
+        return _oldest(st, sw + 1 + ways, ways)
+    if pol == POL_FIFO or pol == POL_LRU_PERM:
+        return (st[sw] >> (4 * (ways - 1))) & 15
+    for w in range(ways):
+        if st[sw + 1 + w] < 0:
+            return w
+    if pol == POL_PLRU:
+        return _plru_pick(st[sw], ways)
+    # random: xorshift64 (Marsaglia 2003, shifts 13/7/17), state per instance, seeded by Hierarchy
+    r = np.uint64(st[hd + H_RNG])
+    r ^= r << np.uint64(13)
+    r ^= r >> np.uint64(7)
+    r ^= r << np.uint64(17)
+    st[hd + H_RNG] = np.int64(r)
+    return np.int64(r % np.uint64(ways))
+
+
+# --------------------------------------------------------------------------- work stack
 @njit(cache=True)
-def access_batch(mode, chain, lines, writes, counted, out, stats, stack,
-                 geo, tags, meta, dirty, plru, clock, rng):
-    """Issue ``lines`` (int64 line indices, in order) through ``chain``; add counts to ``out``.
-
-    ``writes`` (uint8, or empty = all loads) marks stores. ``counted`` (uint8, or empty = all)
-    marks the lines that start a new access: only those count in level 0's loads/stores
-    (pycachesim counts calls, not lines, at the first level). ``out`` must be zero on entry;
-    it is added to ``stats`` at the end.
-
-    Same semantics as ``_run_stack``, but the common path (lookups down to the serving level,
-    fills back up) is written out inline with level 0's geometry and counters in registers:
-    numba reference-counts arrays passed to helper functions, which costs more than the cache
-    lookup itself. Dirty write-backs (rarer) go through the work stack.
-    """
-    nlev = chain.shape[0]
-    n = lines.shape[0]
-    has_w = writes.shape[0] > 0
-    has_c = counted.shape[0] > 0
-    pyc = mode == MODE_PYCACHESIM
-    c0 = chain[0]
-    ways0 = geo[c0, G_WAYS]
-    sets0 = geo[c0, G_SETS]
-    mask0 = geo[c0, G_MASK]
-    slot0 = geo[c0, G_SLOT]
-    setb0 = geo[c0, G_SETBASE]
-    pol0 = geo[c0, G_POLICY]
-    clock0 = clock[c0]
-    rng0 = rng[c0]
-    loads0 = stores0 = hits0 = misses0 = evict0 = wb0 = mem_loads = mem_stores = 0
-    for i in range(n):
-        x = lines[i]
-        is_w = has_w and writes[i] != 0
-        if is_w:
-            stores0 += 1
-        else:
-            loads0 += 1
-        if has_c and counted[i] == 0:
-            if is_w:
-                stores0 -= 1
+def _run_stack(mode, st, ch, nlev, out, sp):
+    """Drain the work stack: ACCESS(level, line, flags) and FILL(level, line, dirty) frames of
+    the chain at ``st[ch:ch+nlev]`` (rare paths: write-backs that miss the next level)."""
+    sk = st[X_STACK]
+    while sp > 0:
+        sp -= 1
+        fr = sk + 4 * sp
+        op = st[fr]
+        lv = st[fr + 1]
+        x = st[fr + 2]
+        f = st[fr + 3]
+        if lv == nlev:  # memory
+            if f & F_WRITE:
+                out[nlev, C_STORES] += 1
             else:
-                loads0 -= 1
-        s0 = (x & mask0) if mask0 >= 0 else x % sets0  # pycachesim: line % sets
-        base0 = slot0 + s0 * ways0
-        hit = -1
-        for w in range(ways0):
-            if tags[base0 + w] == x:
-                hit = w
-                break
-        if hit >= 0:
-            if is_w:
-                dirty[base0 + hit] = 1
-                if pyc:
-                    continue  # pycachesim: a store hit is not a hit and keeps recency
-            hits0 += 1
-            if pol0 == POL_LRU:
-                clock0 += 1
-                meta[base0 + hit] = clock0
-            elif pol0 == POL_PLRU:
-                plru[setb0 + s0] = _plru_touched(plru[setb0 + s0], ways0, hit)
+                out[nlev, C_LOADS] += 1
             continue
-        misses0 += 1
-        if is_w and pyc:
-            loads0 += 1  # pycachesim's write-allocate load
-        # walk down: deeper levels see a load of the line
-        d = nlev
-        for lv in range(1, nlev):
-            c = chain[lv]
-            ways = geo[c, G_WAYS]
-            mask = geo[c, G_MASK]
-            s = (x & mask) if mask >= 0 else x % geo[c, G_SETS]
-            base = geo[c, G_SLOT] + s * ways
-            out[lv, C_LOADS] += 1
-            h = -1
-            for w in range(ways):
-                if tags[base + w] == x:
-                    h = w
-                    break
+        hd = XH + st[ch + lv] * HC
+        ways = st[hd + H_WAYS]
+        pol = st[hd + H_POL]
+        sw = _set_word(st, hd, x)
+        if op == OP_ACCESS:
+            is_w = (f & F_WRITE) != 0
+            if is_w:
+                out[lv, C_STORES] += 1
+            else:
+                out[lv, C_LOADS] += 1
+            h = _lookup(st, sw, ways, x)
             if h >= 0:
-                d = lv
+                if is_w:
+                    st[sw + 1 + h] |= 1
+                    if mode == MODE_PYCACHESIM:
+                        continue  # pycachesim: store hit is not a hit and keeps recency
                 out[lv, C_HITS] += 1
-                pol = geo[c, G_POLICY]
-                if pol == POL_LRU:
-                    clock[c] += 1
-                    meta[base + h] = clock[c]
-                elif pol == POL_PLRU:
-                    sg = geo[c, G_SETBASE] + s
-                    plru[sg] = _plru_touched(plru[sg], ways, h)
-                break
+                _hit_touch(st, hd, pol, sw, ways, h)
+                continue
             out[lv, C_MISSES] += 1
-        if d == nlev:
-            mem_loads += 1
-        # fill back up every level passed; dirty victims are written to the next level
-        for lv in range(d - 1, -1, -1):
-            if lv == 0:
-                c, ways, s, base, pol = c0, ways0, s0, base0, pol0
-            else:
-                c = chain[lv]
-                ways = geo[c, G_WAYS]
-                mask = geo[c, G_MASK]
-                s = (x & mask) if mask >= 0 else x % geo[c, G_SETS]
-                base = geo[c, G_SLOT] + s * ways
-                pol = geo[c, G_POLICY]
-            # victim: LRU/FIFO oldest stamp (invalid ways have stamp 0, valid ones ≥ 1)
-            v = -1
-            if pol <= POL_FIFO:
-                v = 0
-                stamp = meta[base]
-                for w in range(1, ways):
-                    if meta[base + w] < stamp:
-                        stamp = meta[base + w]
-                        v = w
-            else:
-                for w in range(ways):
-                    if tags[base + w] < 0:
-                        v = w
-                        break
-                if v < 0:
-                    if pol == POL_PLRU:
-                        v = _plru_pick(plru[geo[c, G_SETBASE] + s], ways)
-                    else:
-                        r = _xorshift(rng0 if lv == 0 else rng[c])
-                        if lv == 0:
-                            rng0 = r
-                        else:
-                            rng[c] = r
-                        v = np.int64(r % np.uint64(ways))
-            old = tags[base + v]
-            wb = old >= 0 and dirty[base + v] != 0
-            tags[base + v] = x
-            dirty[base + v] = 1 if (is_w and lv == 0) else 0
-            if pol <= POL_FIFO:
-                if lv == 0:
-                    clock0 += 1
-                    meta[base + v] = clock0
-                else:
-                    clock[c] += 1
-                    meta[base + v] = clock[c]
-            elif pol == POL_PLRU:
-                sg = geo[c, G_SETBASE] + s
-                plru[sg] = _plru_touched(plru[sg], ways, v)
-            if old >= 0 and (not pyc or wb):
-                if lv == 0:
-                    evict0 += 1
-                else:
+            if is_w and mode == MODE_PYCACHESIM:
+                out[lv, C_LOADS] += 1  # the write-allocate load
+            st[fr] = OP_FILL
+            st[fr + 1] = lv
+            st[fr + 2] = x
+            st[fr + 3] = 1 if is_w else 0
+            sp += 1
+            if not (mode == MODE_DEFAULT and (f & F_WB)):
+                fr = sk + 4 * sp
+                st[fr] = OP_ACCESS
+                st[fr + 1] = lv + 1
+                st[fr + 2] = x
+                st[fr + 3] = 0
+                sp += 1
+        else:
+            v = _victim(st, hd, pol, sw, ways)
+            old = st[sw + 1 + v]
+            st[sw + 1 + v] = (x << 1) | f
+            _fill_touch(st, hd, pol, sw, ways, v)
+            if old >= 0:
+                wb = (old & 1) != 0
+                if mode == MODE_DEFAULT or wb:
                     out[lv, C_EVICT] += 1
-            if wb:
-                if lv == 0:
-                    wb0 += 1
-                else:
+                if wb:
                     out[lv, C_WB] += 1
+                    fr = sk + 4 * sp
+                    st[fr] = OP_ACCESS
+                    st[fr + 1] = lv + 1
+                    st[fr + 2] = old >> 1
+                    st[fr + 3] = F_WRITE | F_WB
+                    sp += 1
+    return sp
+
+
+# --------------------------------------------------------------------------- batches
+def _make_batch(P0, W0, NL):
+    """The batch kernel compiled for level 0's policy ``P0`` (internal code; -1 = read from
+    the state), ways ``W0`` (0 = from the state) and ``NL`` levels (0 = from the state):
+    constants fold the policy dispatch, the lookup width and the level loops out of the hot
+    loop (≈ 1.3–1.5× on one level). Each variant is cached on disk by numba (closure constants
+    are part of its cache key) but costs a few seconds to compile the first time."""
+
+    @njit(cache=True)
+    def batch(mode, core, lines, writes, out, st):
+        """Issue ``lines`` (int64 line indices, in order) from ``core``; adds the ``[L+1, 6]``
+        counts of this batch to ``out`` (zero on entry) and to the cumulative counters in ``st``
+        (an array returned from a cached closure loses its dtype, hence ``out``).
+
+        ``writes`` (uint8 per line, or empty = all loads): bit 0 (``W_STORE``) marks a store, bit 1
+        (``W_UNCOUNTED``) a line that continues the previous access: it is not counted in level 0's
+        loads/stores (pycachesim counts calls, not lines, at the first level).
+
+        The common path (lookups down to the serving level, fills back up, a write-back that hits
+        the next level) is inline with level 0's geometry and counters in registers; write-backs
+        that miss the next level go through the work stack (``_run_stack``). A line equal to the
+        previous one at level 0 is a hit on the most recently touched way: replacement state is
+        already up to date, so only the counters (and the dirty bit) change.
+        """
+        nlev = NL if NL > 0 else st[X_NLEV]
+        ch = st[X_CHAIN] + core * nlev
+        n = lines.shape[0]
+        has_w = writes.shape[0] > 0
+        pyc = mode == MODE_PYCACHESIM
+        h0 = XH + st[ch] * HC
+        ways0 = W0 if W0 > 0 else st[h0 + H_WAYS]
+        sets0 = st[h0 + H_SETS]
+        mask0 = st[h0 + H_MASK]
+        base0 = st[h0 + H_BASE]
+        stride0 = st[h0 + H_STRIDE]
+        pol0 = P0 if P0 >= 0 else st[h0 + H_POL]
+        rmask0 = st[h0 + H_LMASK]
+        nw = unc_r = unc_w = wl0 = hits0 = misses0 = evict0 = wb0 = mem_loads = mem_stores = 0
+        last_x = -1  # line of the most recent level-0 touch (resident, most recent in its set)
+        last_t = 0  # its tag's index
+        clock0 = st[h0 + H_CLOCK]  # level 0's LRU clock lives in a register during the batch
+        for i in range(n):
+            x = lines[i]
+            f = np.int64(writes[i]) if has_w else 0
+            wbit = f & W_STORE
+            nw += wbit
+            if f > W_STORE:
+                if wbit:
+                    unc_w += 1
+                else:
+                    unc_r += 1
+            if x == last_x:
+                if wbit:
+                    st[last_t] |= 1
+                    if pyc:
+                        continue
+                hits0 += 1
+                continue
+            sw0 = base0 + ((x & mask0) if mask0 >= 0 else x % sets0) * stride0
+            h = _lookup(st, sw0, ways0, x)
+            if h >= 0:
+                if wbit:
+                    st[sw0 + 1 + h] |= 1
+                    if pyc:
+                        continue  # pycachesim: a store hit is not a hit and keeps recency
+                hits0 += 1
+                if pol0 == POL_LRU_MAT:
+                    st[sw0] = _mat_touched(st[sw0], rmask0, h)
+                elif pol0 == POL_LRU_PERM:
+                    st[sw0] = _perm_touched(st[sw0], h)
+                elif pol0 == POL_LRU:
+                    clock0 += 1
+                    st[sw0 + 1 + ways0 + h] = clock0
+                elif pol0 == POL_PLRU:
+                    st[sw0] = _plru_touched(st[sw0], ways0, h)
+                last_x = x
+                last_t = sw0 + 1 + h
+                continue
+            misses0 += 1
+            if wbit and pyc:
+                wl0 += 1  # pycachesim's write-allocate load
+            # walk down: deeper levels see a load of the line
+            d = nlev
+            for lv in range(1, nlev):
+                hd = XH + st[ch + lv] * HC
+                ways = st[hd + H_WAYS]
+                sw = _set_word(st, hd, x)
+                out[lv, C_LOADS] += 1
+                hh = _lookup(st, sw, ways, x)
+                if hh >= 0:
+                    d = lv
+                    out[lv, C_HITS] += 1
+                    _hit_touch(st, hd, st[hd + H_POL], sw, ways, hh)
+                    break
+                out[lv, C_MISSES] += 1
+            if d == nlev:
+                mem_loads += 1
+            # fill back up every level passed; dirty victims are written to the next level
+            ti = 0
+            for lv in range(d - 1, -1, -1):
+                if lv == 0:
+                    hd, ways, pol, sw, tag = h0, ways0, pol0, sw0, (x << 1) | wbit
+                else:
+                    hd = XH + st[ch + lv] * HC
+                    ways = st[hd + H_WAYS]
+                    pol = st[hd + H_POL]
+                    sw = _set_word(st, hd, x)
+                    tag = x << 1
+                v = _victim(st, hd, pol, sw, ways)
+                ti = sw + 1 + v
+                old = st[ti]
+                st[ti] = tag
+                if lv == 0 and pol == POL_LRU:
+                    clock0 += 1
+                    st[ti + ways] = clock0
+                else:
+                    _fill_touch(st, hd, pol, sw, ways, v)
+                if old < 0:
+                    continue
+                dirty = (old & 1) != 0
+                if lv == 0:
+                    if dirty or not pyc:
+                        evict0 += 1
+                    if dirty:
+                        wb0 += 1
+                else:
+                    if dirty or not pyc:
+                        out[lv, C_EVICT] += 1
+                    if dirty:
+                        out[lv, C_WB] += 1
+                if not dirty:
+                    continue
                 nx = lv + 1
                 if nx == nlev:
                     mem_stores += 1
                     continue
                 # the write-back hitting the next level is handled inline; a miss there (rare:
                 # allocation, maybe further write-backs) goes through the work stack
-                c2 = chain[nx]
-                ways2 = geo[c2, G_WAYS]
-                mask2 = geo[c2, G_MASK]
-                s2 = (old & mask2) if mask2 >= 0 else old % geo[c2, G_SETS]
-                base2 = geo[c2, G_SLOT] + s2 * ways2
-                h2 = -1
-                for w in range(ways2):
-                    if tags[base2 + w] == old:
-                        h2 = w
-                        break
+                ol = old >> 1
+                hd2 = XH + st[ch + nx] * HC
+                ways2 = st[hd2 + H_WAYS]
+                sw2 = _set_word(st, hd2, ol)
+                h2 = _lookup(st, sw2, ways2, ol)
                 if h2 >= 0:
                     out[nx, C_STORES] += 1
-                    dirty[base2 + h2] = 1
+                    st[sw2 + 1 + h2] |= 1
                     if not pyc:
                         out[nx, C_HITS] += 1
-                        pol2 = geo[c2, G_POLICY]
-                        if pol2 == POL_LRU:
-                            clock[c2] += 1
-                            meta[base2 + h2] = clock[c2]
-                        elif pol2 == POL_PLRU:
-                            sg = geo[c2, G_SETBASE] + s2
-                            plru[sg] = _plru_touched(plru[sg], ways2, h2)
+                        _hit_touch(st, hd2, st[hd2 + H_POL], sw2, ways2, h2)
                     continue
-                stack[0, 0] = OP_ACCESS
-                stack[0, 1] = lv + 1
-                stack[0, 2] = old
-                stack[0, 3] = F_WRITE | F_WB
-                clock[c0] = clock0  # the stack never touches level 0, but keep state exact
-                rng[c0] = rng0
-                _run_stack(mode, chain, nlev, out, stack, 1, geo, tags, meta, dirty, plru,
-                           clock, rng)
-    clock[c0] = clock0
-    rng[c0] = rng0
-    out[0, C_LOADS] += loads0
-    out[0, C_STORES] += stores0
-    out[0, C_HITS] += hits0
-    out[0, C_MISSES] += misses0
-    out[0, C_EVICT] += evict0
-    out[0, C_WB] += wb0
-    out[nlev, C_LOADS] += mem_loads
-    out[nlev, C_STORES] += mem_stores
-    stats += out  # cumulative counters (``out`` starts at zero for each batch)
+                sk = st[X_STACK]
+                st[sk] = OP_ACCESS
+                st[sk + 1] = nx
+                st[sk + 2] = ol
+                st[sk + 3] = F_WRITE | F_WB
+                _run_stack(mode, st, ch, nlev, out, 1)  # never touches level 0
+            last_x = x
+            last_t = ti
+        if pol0 == POL_LRU:
+            st[h0 + H_CLOCK] = clock0
+        out[0, C_LOADS] += n - nw - unc_r + wl0
+        out[0, C_STORES] += nw - unc_w
+        out[0, C_HITS] += hits0
+        out[0, C_MISSES] += misses0
+        out[0, C_EVICT] += evict0
+        out[0, C_WB] += wb0
+        out[nlev, C_LOADS] += mem_loads
+        out[nlev, C_STORES] += mem_stores
+        s0 = st[X_STATS]
+        for r in range(nlev + 1):  # cumulative counters
+            for k in range(N_COUNTERS):
+                st[s0 + r * N_COUNTERS + k] += out[r, k]
+
+    return batch
+
+
+_BATCH_KERNELS: dict = {}
+# specialised variants: the common LRU geometries (compiling every combination of policy, ways
+# and depth would cost minutes on a cold cache); everything else runs the generic kernel
+_SPECIAL = {POL_LRU_MAT: (8,), POL_LRU_PERM: (16,)}
+_SPECIAL_LEVELS = (1, 2, 3)
+
+
+def batch_kernel(pol0: int, ways0: int, nlev: int):
+    """The batch kernel for a hierarchy whose level 0 has internal policy ``pol0`` and
+    ``ways0`` ways, with ``nlev`` levels: ``kernel(mode, core, lines, writes, out, st)``."""
+    if ways0 in _SPECIAL.get(pol0, ()) and nlev in _SPECIAL_LEVELS:
+        key = (int(pol0), int(ways0), int(nlev))
+    else:
+        key = (-1, 0, 0)
+    fn = _BATCH_KERNELS.get(key)
+    if fn is None:
+        fn = _BATCH_KERNELS[key] = _make_batch(*key)
+    return fn
 
 
 @njit(cache=True)
-def flush_instances(mode, insts, levels, chains, out, stack,
-                    geo, tags, meta, dirty, plru, clock, rng):
+def flush_instances(mode, insts, levels, cores, out, st):
     """Write back every dirty line of instances ``insts`` (at ``levels``, in that order).
 
-    Each dirty line becomes a store at the next level of the owning chain (``chains[k]``), in
-    set then way order; lines stay valid and become clean.
+    Each dirty line becomes a store at the next level of the chain of ``cores[k]``, in set then
+    way order; lines stay valid and become clean.
     """
-    nlev = chains.shape[1]
+    nlev = st[X_NLEV]
+    sk = st[X_STACK]
     for k in range(insts.shape[0]):
-        c = insts[k]
+        hd = XH + insts[k] * HC
         lv = levels[k]
-        chain = chains[k]
-        sets = geo[c, G_SETS]
-        ways = geo[c, G_WAYS]
-        slot = geo[c, G_SLOT]
+        ch = st[X_CHAIN] + cores[k] * nlev
+        sets = st[hd + H_SETS]
+        ways = st[hd + H_WAYS]
         for s in range(sets):
+            sw = st[hd + H_BASE] + s * st[hd + H_STRIDE]
             for w in range(ways):
-                j = slot + s * ways + w
-                if tags[j] >= 0 and dirty[j] != 0:
-                    dirty[j] = 0
+                t = st[sw + 1 + w]
+                if t >= 0 and (t & 1) != 0:
+                    st[sw + 1 + w] = t ^ 1
                     out[lv, C_WB] += 1
                     if mode == MODE_PYCACHESIM:
                         out[lv, C_EVICT] += 1  # pycachesim counts forced write-backs as evictions
-                    stack[0, 0] = OP_ACCESS
-                    stack[0, 1] = lv + 1
-                    stack[0, 2] = tags[j]
-                    stack[0, 3] = F_WRITE | F_WB
-                    _run_stack(mode, chain, nlev, out, stack, 1,
-                               geo, tags, meta, dirty, plru, clock, rng)
-
-
-@njit(cache=True, inline="always")
-def _cg_ref(geo, tags, meta, plru, clock, rng, out, lv, c, x):
-    """Reference line ``x`` in instance ``c`` (no dirty state); True on a miss."""
-    ways = geo[c, G_WAYS]
-    s = _set_of(geo, c, x)
-    setg = geo[c, G_SETBASE] + s
-    base = geo[c, G_SLOT] + s * ways
-    for w in range(ways):
-        if tags[base + w] == x:
-            _touch(geo, meta, plru, clock, c, setg, base, w, False)
-            return False
-    w = _victim(geo, tags, meta, plru, rng, c, setg, base)
-    if tags[base + w] >= 0:
-        out[lv, C_EVICT] += 1
-    tags[base + w] = x
-    _touch(geo, meta, plru, clock, c, setg, base, w, True)
-    return True
-
-
-@njit(cache=True)
-def cg_access(dchain, ichain, first, nlines, kinds, out,
-              geo, tags, meta, plru, clock, rng):
-    """cachegrind rules (valgrind cg_sim.c semantics, per the oracle notes).
-
-    Access ``i`` covers lines ``first[i] .. first[i]+nlines[i]-1`` (1 or 2 lines) and counts
-    once: a miss at a level if any covered line misses there (every line is referenced).
-    ``kinds``: 0 data read (lackey L and M), 1 data write, 2 instruction fetch (``ichain``).
-    On a miss the next level is referenced with the same span; writes behave like reads and
-    nothing is ever dirty. ``out[kind, level, counter]``; the last level row is memory.
-    """
-    nlev = dchain.shape[0]
-    for i in range(first.shape[0]):
-        k = kinds[i]
-        chain = ichain if k == 2 else dchain
-        x = first[i]
-        m = nlines[i]
-        col = C_STORES if k == 1 else C_LOADS
-        missed_all = True
-        for lv in range(nlev):
-            c = chain[lv]
-            out[k, lv, col] += 1
-            miss = _cg_ref(geo, tags, meta, plru, clock, rng, out[k], lv, c, x)
-            for j in range(1, m):
-                if _cg_ref(geo, tags, meta, plru, clock, rng, out[k], lv, c, x + j):
-                    miss = True
-            if miss:
-                out[k, lv, C_MISSES] += 1
-            else:
-                out[k, lv, C_HITS] += 1
-                missed_all = False
-                break
-        if missed_all:
-            out[k, nlev, C_LOADS] += 1
+                    st[sk] = OP_ACCESS
+                    st[sk + 1] = lv + 1
+                    st[sk + 2] = t >> 1
+                    st[sk + 3] = F_WRITE | F_WB
+                    _run_stack(mode, st, ch, nlev, out, 1)

@@ -26,7 +26,7 @@ import numpy as np
 import simpy
 
 from memsim.engine.links import LinkGroup, SharedLink
-from memsim.strategies.segments import segments_of
+from memsim.strategies.segments import MemorySegments
 
 # Outstanding requests per cache level when a preset gives no `mshrs` (the DESIGN §3 example
 # value; Cortex-A76 L1D tracks 20 outstanding misses, Arm TRM 100798 §A6).
@@ -158,7 +158,8 @@ class System:
 
     def fetch(self, core: int, lines: np.ndarray, writes: np.ndarray | None, target: str | None,
               inner_bytes: float, dma: bool, mlp: int | None = None,
-              onchip: tuple | None = None, prev: "FetchChain | None" = None, segments=None
+              onchip: tuple | None = None, prev: "FetchChain | None" = None,
+              segments: MemorySegments | None = None
               ) -> tuple[simpy.Event, TileCost, "FetchChain"]:
         """Start a tile's memory phase on ``core``; returns (done event, cost record, chain).
 
@@ -173,8 +174,8 @@ class System:
         ``onchip`` (line ranges ``[lo, hi)``) marks lines resident on chip (see
         ``memsim.engine.residency``): their misses go to the on-chip ``backing`` level, not DRAM.
 
-        ``segments`` (a ``memsim.strategies.segments.MemorySegments``; by default the one
-        ``lines`` carries) tags runs of lines with strategy effects below the caches: compression
+        ``segments`` (the tile's ``memsim.strategies.segments.MemorySegments``, None for ordinary
+        lines) tags runs of lines with strategy effects below the caches: compression
         ``at: dram`` (DRAM moves ``dram_ratio`` of the plain bytes, and the plain bytes pass a
         shared decompressor link, so a decompressor slower than DRAM becomes the bound) and
         streaming stores (non-temporal output writes bypass the caches: no write-allocate fill,
@@ -182,8 +183,6 @@ class System:
         """
         env = self.env
         cost = TileCost()
-        if segments is None:
-            segments = segments_of(lines)
         lines = np.asarray(lines)
         line = self.line_bytes
         codec: dict = {}
@@ -195,6 +194,7 @@ class System:
         else:
             hits, accesses, dram_reads, backing_lines = self._segment_counts(
                 core, lines, writes, onchip, segments, cost, codec)
+        hits, accesses = hits.tolist(), accesses.tolist()  # the same integers, as Python ints
         transfers: list[tuple[str, object, float]] = []
         for j, name in enumerate(self.cache_names):
             nbytes = float(accesses[j]) * line

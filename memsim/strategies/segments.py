@@ -10,16 +10,13 @@ output writes). Strategies change how some runs travel below the caches:
 - ``streaming``: non-temporal output stores that bypass write-allocate: the lines go straight to
   DRAM as full-line writes, never entering (or being read into) a cache.
 
-``LineArray`` is a ``uint64`` array subclass that carries its ``MemorySegments`` through numpy
-arithmetic (the engine adds a per-stream line offset), so the engine's ``System.fetch`` can read
-them without a change to the tile hand-over.
+The mapping puts a tile's :class:`MemorySegments` in ``Tile.segments`` (None when every run is
+plain); the engine's pipeline passes it to ``System.fetch(..., segments=...)`` explicitly.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
 
 
 @dataclass(frozen=True)
@@ -53,6 +50,11 @@ class MemorySegments:
         """Lines covered."""
         return sum(r.n for r in self.runs)
 
+    def plain(self) -> bool:
+        """True when no run and no write-back differs from ordinary cached lines."""
+        return all(r.plain() for r in self.runs) and self.write_ratio == 1.0 and \
+            self.write_bps is None
+
 
 def merge_runs(runs) -> tuple:
     """Adjacent runs with equal attributes merged; empty runs dropped."""
@@ -66,28 +68,3 @@ def merge_runs(runs) -> tuple:
         else:
             out.append(r)
     return tuple(out)
-
-
-class LineArray(np.ndarray):
-    """A line-index array carrying ``segments`` (a :class:`MemorySegments` or None)."""
-
-    segments: MemorySegments | None = None
-
-    def __array_finalize__(self, obj):
-        if obj is not None:
-            self.segments = getattr(obj, "segments", None)
-
-
-def with_segments(lines: np.ndarray, segments: MemorySegments | None) -> np.ndarray:
-    """``lines`` tagged with ``segments`` (plain ndarray when there is nothing to tag)."""
-    if segments is None or all(r.plain() for r in segments.runs) and \
-            segments.write_ratio == 1.0 and segments.write_bps is None:
-        return lines
-    arr = np.asarray(lines).view(LineArray)
-    arr.segments = segments
-    return arr
-
-
-def segments_of(lines) -> MemorySegments | None:
-    """The segments a line array carries (None for a plain array)."""
-    return getattr(lines, "segments", None)
