@@ -121,3 +121,59 @@ def test_background_traffic_reaches_its_mean_bandwidth(pattern):
     achieved = counter["bytes"] / horizon * 1e12
     tolerance = 0.01 if pattern == "constant" else 0.1
     assert achieved == pytest.approx(2 * GBPS, rel=tolerance)
+
+
+# -- refresh without the process: the callback chain and lazy windows give the same finishes --
+
+def _refresh_finishes(mode, bandwidth, interval, blocked, phase, requests):
+    """Finish time (and order) of every transfer under refresh driven by ``mode``."""
+    from memsim.engine.links import RefreshHazard, start_refresh
+
+    env = simpy.Environment()
+    link = SharedLink(env, bandwidth)
+    stop = env.event()
+    if mode == "process":
+        env.process(refresh_process(env, link, interval, blocked, phase, stop))
+    elif mode == "chain":
+        start_refresh(env, link, interval, blocked, phase, stop)
+    else:
+        link.refresh_lazily(interval, blocked, phase)
+    order = []
+
+    def proc(i, start, nbytes):
+        yield env.timeout(start)
+        yield link.transfer(nbytes)
+        order.append((i, env.now))
+
+    for i, (start, nbytes) in enumerate(requests):
+        env.process(proc(i, start, nbytes))
+    try:
+        env.run(until=max(s for s, _ in requests) + 10**10)
+    except RefreshHazard:
+        assert link.refresh_hazard
+        return None
+    return order
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40_000_000), st.integers(1, 200_000)), min_size=1,
+                max_size=25),
+       st.integers(0, 3_899_999), st.sampled_from([0, 280_000, 1_000_000]))
+def test_refresh_chain_and_lazy_windows_match_the_process(reqs, phase, start_shift):
+    interval, blocked, bandwidth = 3_900_000, 280_000, 4.25 * GBPS
+    # some requests exactly at window boundaries (lazy windows must notice and give up)
+    reqs = reqs + [(phase + start_shift, 50_000)]
+    want = _refresh_finishes("process", bandwidth, interval, blocked, phase, reqs)
+    assert _refresh_finishes("chain", bandwidth, interval, blocked, phase, reqs) == want
+    lazy = _refresh_finishes("lazy", bandwidth, interval, blocked, phase, reqs)
+    assert lazy is None or lazy == want
+
+
+def test_lazy_refresh_windows_follow_busy_and_idle_periods_exactly():
+    rng = np.random.default_rng(7)
+    interval, blocked, phase, bandwidth = 3_900_000, 280_000, 1_300_000, 4.25 * GBPS
+    reqs = [(int(s), int(b)) for s, b in zip(np.sort(rng.integers(0, 200_000_000, 300)),
+                                               rng.integers(1_000, 40_000, 300))]
+    reqs += [(150_000_000 + k, 2_000_000) for k in range(3)]  # a long busy period
+    want = _refresh_finishes("process", bandwidth, interval, blocked, phase, reqs)
+    assert _refresh_finishes("lazy", bandwidth, interval, blocked, phase, reqs) == want

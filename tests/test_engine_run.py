@@ -289,3 +289,29 @@ def test_resolved_config_reproduces_the_run(tmp_path):
     again = memsim.simulate(out / "scenario.resolved.yaml")
     assert again.summary["latency_s"] == first.summary["latency_s"]
     assert again.summary["dram_bytes"] == first.summary["dram_bytes"]
+
+
+def test_a_refresh_hazard_runs_the_scenario_again_with_every_window(tmp_path, monkeypatch):
+    """When a lazily refreshed link cannot order a window exactly it gives up; the run is
+    repeated with the refresh process and equals it."""
+    import memsim.engine.run as run_mod
+    from memsim.engine.links import SharedLink
+
+    path = scenario_file(tmp_path, HW / "raspberry-pi-5.yaml",
+                         "  - {network: person_detect, dtype: int8, frames: 1, cores: [0]}")
+    original, calls = SharedLink._catch_up, [0]
+
+    def catch_up(self):
+        calls[0] += 1
+        if calls[0] == 40:
+            self._hazard("forced")
+        return original(self)
+
+    monkeypatch.setattr(SharedLink, "_catch_up", catch_up)
+    retried = memsim.simulate(path)
+    assert calls[0] >= 40
+    monkeypatch.setattr(SharedLink, "_catch_up", original)
+    monkeypatch.setattr(run_mod, "LAZY_REFRESH", False)
+    exact = memsim.simulate(path)
+    assert retried.summary == exact.summary
+    pd.testing.assert_frame_equal(retried.layers, exact.layers, check_exact=True)

@@ -66,3 +66,58 @@ def test_prepared_key_ignores_only_what_mapping_does_not_read(base):
     for o in ("hardware.memory.levels.L1.size=8 KiB", "strategies.prefetch.depth=2",
               "hardware.compute.clock=2 GHz", "streams.0.frames=3"):
         assert worker.prepared_key(load_scenario(base, overrides=[o])) != key, o
+
+
+def test_sweep_rows_equal_the_summaries_of_full_runs(base):
+    """A worker skips the tables a sweep does not keep; the stored metrics stay those of
+    ``memsim.simulate``."""
+    scenarios = [load_scenario(base, overrides=o) for o in VARIANTS[:5] + VARIANTS[6:7]]
+    rows = worker.evaluate_batch([(str(i), s) for i, s in enumerate(scenarios)])
+    for row, scenario in zip(rows, scenarios):
+        assert row["status"] == "ok", row["error"]
+        metrics = {k: v for k, v in row.items() if k not in ("id", "status", "error", "method",
+                                                            "seconds")}
+        assert metrics == worker.summary_row(memsim.simulate(scenario), scenario)
+
+
+def test_tasks_keep_groups_whole_and_prepared_streams_together(base):
+    from types import SimpleNamespace
+
+    from memsim.sweep.runner import _group_key, plan_tasks
+
+    scenarios = [load_scenario(base, overrides=o + [f"hardware.memory.dram.bandwidth={bw} GB/s"])
+                 for o in ([], ["hardware.memory.levels.L2.size=16 KiB"],
+                           ["hardware.memory.levels.L1.size=8 KiB"])
+                 for bw in (1, 2, 4)]
+    points = [SimpleNamespace(index=i, scenario=s) for i, s in enumerate(scenarios)]
+    for chunk in (1, 2, 4, 6, 100):
+        tasks = plan_tasks(points, 2, chunk)
+        assert sorted(p.index for t in tasks for p in t) == list(range(len(points)))
+        assert max(len(t) for t in tasks) <= chunk
+        if chunk >= 6:  # the two L1 variants' groups never share a task; a group is never split
+            assert all(len({_group_key(p)[0] for p in t}) == 1 for t in tasks)
+            assert all(len({_group_key(p) for p in t}) <= 2 for t in tasks)
+            for key in {_group_key(p) for p in points}:
+                assert sum(any(_group_key(p) == key for p in t) for t in tasks) == 1
+
+
+def test_a_refresh_hazard_replays_the_counts_again(base, monkeypatch):
+    """The engine runs a point again when a lazily refreshed DRAM window cannot be ordered
+    exactly; the replayed cache counts start over with it."""
+    from memsim.engine.links import SharedLink
+
+    scenario = load_scenario(base, overrides=["hardware.memory.dram.refresh.interval=3.9 us",
+                                              "hardware.memory.dram.refresh.blocked=280 ns"])
+    want = memsim.simulate(scenario)
+    original, calls = SharedLink._catch_up, [0]
+
+    def catch_up(self):
+        calls[0] += 1
+        if calls[0] == 30:
+            self._hazard("forced")
+        return original(self)
+
+    monkeypatch.setattr(SharedLink, "_catch_up", catch_up)
+    result, method = worker.simulate_point(scenario, True, worker._llc_wanted([scenario]))
+    assert calls[0] >= 30 and method == "stackdist"
+    _same(result, want)

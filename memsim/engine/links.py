@@ -14,8 +14,10 @@ next picosecond.
 from __future__ import annotations
 
 import math
+from heapq import heappush
 
 import simpy
+from simpy.events import NORMAL, URGENT
 
 _DONE_BYTES = 1e-3  # a transfer with less than this left is complete (float round-off)
 
@@ -53,6 +55,7 @@ class SharedLink:
         self.busy_ps = 0
         self.blocked_ps = 0
         self.transfers = 0
+        self._refresh: _Refresh | None = None
 
     @property
     def active(self) -> int:
@@ -61,11 +64,13 @@ class SharedLink:
 
     def transfer(self, nbytes: float, weight: float = 1.0) -> simpy.Event:
         """Start moving ``nbytes``; the returned event fires when they have all crossed."""
-        event = self.env.event()
+        event = simpy.Event(self.env)
         if nbytes <= 0:
             event.succeed()
             return event
-        self._advance()
+        if self._refresh is not None:
+            self._catch_up()
+        self._advance_to(self.env._now)
         self._active.append(_Transfer(float(nbytes), float(weight), event))
         self.bytes += nbytes
         self.transfers += 1
@@ -76,55 +81,248 @@ class SharedLink:
         """Stop all progress (e.g. a refresh window) until ``unblock``."""
         if self._blocked:
             return
-        self._advance()
+        now = self.env._now
+        self._advance_to(now)
         self._blocked = True
-        self._blocked_since = self.env.now
+        self._blocked_since = now
         self._version += 1  # cancels the pending completion timer
 
     def unblock(self) -> None:
         """Resume progress after ``block``."""
         if not self._blocked:
             return
-        self._advance()
-        self.blocked_ps += self.env.now - self._blocked_since
+        now = self.env._now
+        self._advance_to(now)
+        self.blocked_ps += now - self._blocked_since
         self._blocked = False
         self._reschedule()
 
-    def _advance(self) -> None:
-        now = self.env.now
+    # _advance_to and _reschedule keep the exact float operations of the general formulas
+    # (``sum`` of one weight is that weight; one transfer is its own minimum), so results do
+    # not depend on which path ran.
+    def _advance_to(self, now: int) -> None:
         elapsed = now - self._last
         self._last = now
-        if elapsed <= 0 or not self._active or self._blocked:
+        active = self._active
+        if elapsed <= 0 or not active or self._blocked:
             return
-        total_weight = sum(t.weight for t in self._active)
-        moved = elapsed * self._rate_per_ps / total_weight
-        for t in self._active:
-            t.remaining -= moved * t.weight
+        if len(active) == 1:
+            t = active[0]
+            t.remaining -= elapsed * self._rate_per_ps / t.weight * t.weight
+        else:
+            total_weight = sum(t.weight for t in active)
+            moved = elapsed * self._rate_per_ps / total_weight
+            for t in active:
+                t.remaining -= moved * t.weight
         self.busy_ps += elapsed
 
     def _reschedule(self) -> None:
         self._version += 1
-        done = [t for t in self._active if t.remaining <= _DONE_BYTES]
-        if done:
-            self._active = [t for t in self._active if t.remaining > _DONE_BYTES]
-            for t in done:
-                t.event.succeed()
-        if not self._active or self._blocked:
+        active = self._active
+        if not active:
             return
-        total_weight = sum(t.weight for t in self._active)
-        soonest = min(t.remaining / t.weight for t in self._active)
-        exact = soonest * total_weight / self._rate_per_ps
+        if len(active) == 1:
+            t = active[0]
+            if t.remaining <= _DONE_BYTES:
+                self._active = []
+                t.event.succeed()
+                return
+            if self._blocked:
+                self._blocked_with_work()
+                return
+            exact = t.remaining / t.weight * t.weight / self._rate_per_ps
+        else:
+            done = [t for t in active if t.remaining <= _DONE_BYTES]
+            if done:
+                active = self._active = [t for t in active if t.remaining > _DONE_BYTES]
+                for t in done:
+                    t.event.succeed()
+            if not active:
+                return
+            if self._blocked:
+                self._blocked_with_work()
+                return
+            total_weight = sum(t.weight for t in active)
+            soonest = min(t.remaining / t.weight for t in active)
+            exact = soonest * total_weight / self._rate_per_ps
         # float round-off must not add a picosecond: tolerate a relative 1e-12 (see _DONE_BYTES)
         delay = max(1, math.ceil(exact * (1 - 1e-12) - 1e-6))
-        version = self._version
-        timer = self.env.timeout(delay)
-        timer.callbacks.append(lambda _ev: self._on_timer(version))
+        env = self.env
+        at = env._now + delay
+        rf = self._refresh
+        if rf is not None:
+            block_at = rf.phase + rf.next_k * rf.interval
+            if at > block_at:
+                # the next refresh window starts first and would cancel this timer: wake up
+                # when it ends instead (its start is applied on the way, see _catch_up)
+                self._arm(block_at + rf.blocked)
+                return
+        # a bare timer event (what env.timeout(delay) schedules, without the Timeout object)
+        heappush(env._queue, (at, NORMAL, next(env._eid), _Timer(self._on_timer, self._version)))
 
-    def _on_timer(self, version: int) -> None:
-        if version != self._version:
+    def _on_timer(self, timer: "_Timer") -> None:
+        if timer.version != self._version:
             return
-        self._advance()
+        if self._refresh is not None:
+            self._catch_up()
+            if timer.version != self._version:  # a window started since
+                if self._blocked and self._active:
+                    self._blocked_with_work()
+                return
+        self._advance_to(self.env._now)
         self._reschedule()
+
+    # -- lazy refresh ---------------------------------------------------------------------
+    def refresh_lazily(self, interval_ps: int, blocked_ps: int, phase_ps: int) -> None:
+        """Block this link for ``blocked_ps`` every ``interval_ps`` from ``phase_ps`` on, the
+        schedule of ``memsim.engine.traffic.refresh_process``, without simulating a window
+        that no transfer sees.
+
+        A window's start only moves the link's clock (progress up to that picosecond) and
+        cancels the pending completion timer; it creates no event. So it is applied when the
+        link is next used (``transfer``, a completion timer), with the float operations the
+        process would have done at that picosecond. A window's end is an event only when
+        transfers are waiting (its completion timer and finished transfers are created there);
+        it is scheduled when needed, as an urgent event at that picosecond. Results are
+        identical to ``refresh_process`` as long as nothing else happens at a window's start or
+        end picosecond, where simpy's order of simultaneous events could differ (a transfer
+        or completion exactly then; any other event at an end that starts work). Those cases
+        raise ``RefreshHazard`` (and set ``refresh_hazard``): the caller runs again with the
+        process (``memsim.engine.run.simulate`` does).
+        """
+        if blocked_ps <= 0 or interval_ps <= 0:
+            return
+        self._refresh = _Refresh(int(interval_ps), int(blocked_ps), int(phase_ps))
+
+    @property
+    def refresh_hazard(self) -> bool:
+        """True once a lazily refreshed link met a simultaneous event (see ``refresh_lazily``)."""
+        return self._refresh is not None and self._refresh.hazard
+
+    def _hazard(self, what: str):
+        self._refresh.hazard = True
+        raise RefreshHazard(f"link {self.name!r}: {what} at {self.env._now} ps")
+
+    def _catch_up(self) -> None:
+        """Apply the refresh window starts and (idle) ends before now; a link operation exactly
+        at a window's start or end is a hazard."""
+        rf = self._refresh
+        now = self.env._now
+        if now >= rf.phase:
+            r = (now - rf.phase) % rf.interval
+            if r == 0 or r == rf.blocked:
+                self._hazard("link used at a refresh boundary")
+        self._apply_until(now)
+
+    def _apply_until(self, now: int) -> None:
+        """Refresh window starts and ends strictly before ``now``, as the process would have
+        done them (its ``block``/``unblock`` at those picoseconds)."""
+        rf = self._refresh
+        interval, blocked = rf.interval, rf.blocked
+        while True:
+            if self._blocked:
+                end = self._blocked_since + blocked
+                if end >= now:
+                    return
+                if self._active:  # an end with waiting transfers must have been an event
+                    self._hazard("missed refresh end")
+                # unblock with nothing to move: clock mark, counter, version
+                self._last = end
+                self.blocked_ps += blocked
+                self._blocked = False
+                self._version += 1
+                continue
+            start = rf.phase + rf.next_k * interval
+            if start >= now:
+                return
+            if not self._active:
+                last = (now - 1 - rf.phase) // interval  # the last window starting before now
+                if last > rf.next_k:
+                    # windows next_k .. last-1 ended before now with nothing to move: each was
+                    # a block and an unblock that only moved the clock mark and the counters
+                    whole = last - rf.next_k
+                    self._last = rf.phase + (last - 1) * interval + blocked
+                    self.blocked_ps += whole * blocked
+                    self._version += 2 * whole
+                    rf.next_k = last
+                    start = rf.phase + last * interval
+            self._advance_to(start)  # block at the window's start
+            self._blocked = True
+            self._blocked_since = start
+            self._version += 1
+            rf.next_k += 1
+
+    def _blocked_with_work(self) -> None:
+        """Transfers wait behind a lazily applied refresh window: its end must be an event."""
+        rf = self._refresh
+        if rf is not None:
+            self._arm(self._blocked_since + rf.blocked)
+
+    def _arm(self, at: int) -> None:
+        rf = self._refresh
+        if rf.tick is not None and rf.tick.at == at:
+            return
+        rf.tick = _RefreshEnd(self._refresh_end, at)
+        env = self.env
+        heappush(env._queue, (at, URGENT, next(env._eid), rf.tick))
+
+    def _refresh_end(self, tick: "_RefreshEnd") -> None:
+        rf = self._refresh
+        if tick is not rf.tick:
+            return
+        rf.tick = None
+        now = self.env._now
+        self._apply_until(now)  # the window's start, if no link operation applied it yet
+        if not (self._blocked and self._blocked_since + rf.blocked == now):
+            return
+        if self._active:
+            # the end creates events (completion timer, finished transfers): the process's
+            # event would be ordered among this picosecond's others by creation time
+            for entry in self.env._queue:
+                if entry[0] == now:
+                    self._hazard("event at a refresh end")
+        self.unblock()
+
+
+class RefreshHazard(RuntimeError):
+    """A lazily refreshed link met another event at a refresh boundary (run again exactly)."""
+
+
+class _Refresh:
+    __slots__ = ("interval", "blocked", "phase", "next_k", "tick", "hazard")
+
+    def __init__(self, interval: int, blocked: int, phase: int):
+        self.interval = interval
+        self.blocked = blocked
+        self.phase = phase
+        self.next_k = 0  # index of the next window whose start is not applied yet
+        self.tick = None  # the pending window-end event
+        self.hazard = False
+
+
+class _RefreshEnd:
+    """The end of a lazily applied refresh window (a minimal urgent simpy event)."""
+
+    __slots__ = ("callbacks", "at")
+    _ok = True
+    _value = None
+
+    def __init__(self, callback, at: int):
+        self.callbacks = [callback]
+        self.at = at
+
+
+class _Timer:
+    """A scheduled completion check of a ``SharedLink`` (a minimal simpy event: the environment
+    only reads ``callbacks`` and ``_ok``); stale when the link's version moved on."""
+
+    __slots__ = ("callbacks", "version")
+    _ok = True
+    _value = None
+
+    def __init__(self, callback, version: int):
+        self.callbacks = [callback]
+        self.version = version
 
 
 class LinkGroup:
@@ -156,3 +354,51 @@ class LinkGroup:
             return self.links[0].transfer(nbytes, weight)
         share = nbytes / len(self.links)
         return self.env.all_of([link.transfer(share, weight) for link in self.links])
+
+
+def start_refresh(env: simpy.Environment, link: SharedLink, interval_ps: int, blocked_ps: int,
+                  phase_ps: int, stop: simpy.Event) -> None:
+    """Block ``link`` for ``blocked_ps`` every ``interval_ps`` from ``phase_ps`` until ``stop``.
+
+    The same schedule as ``memsim.engine.traffic.refresh_process``, with the same events
+    scheduled at the same moments (so simpy orders every simultaneous event exactly as it would
+    with the process), driven by callbacks instead of a generator and an ``any_of`` condition
+    per period. It mirrors the process step by step: start (an urgent event, like a process's
+    ``Initialize``) → timeout(phase) → block → timeout(blocked) → unblock →
+    timeout(interval − blocked) → one zero-delay event (the ``any_of`` condition triggering)
+    → block → …
+    """
+    queue, eid = env._queue, env._eid
+    gap = interval_ps - blocked_ps
+
+    def block(_event) -> None:
+        if stop.triggered:
+            return
+        link.block()
+        heappush(queue, (env._now + blocked_ps, NORMAL, next(eid), _Tick(unblock)))
+
+    def unblock(_event) -> None:
+        link.unblock()
+        heappush(queue, (env._now + gap, NORMAL, next(eid), _Tick(hop)))
+
+    def hop(_event) -> None:
+        heappush(queue, (env._now, NORMAL, next(eid), _Tick(block)))
+
+    def begin(_event) -> None:
+        if blocked_ps <= 0 or interval_ps <= 0:
+            return
+        heappush(queue, (env._now + phase_ps, NORMAL, next(eid), _Tick(block)))
+
+    heappush(queue, (env._now, URGENT, next(eid), _Tick(begin)))
+
+
+class _Tick:
+    """A minimal scheduled simpy event with one callback (the environment only reads
+    ``callbacks`` and ``_ok``)."""
+
+    __slots__ = ("callbacks",)
+    _ok = True
+    _value = None
+
+    def __init__(self, callback):
+        self.callbacks = [callback]

@@ -8,23 +8,30 @@ generators spawned from the scenario's seed, so a run is reproducible on any exe
 
 from __future__ import annotations
 
+from heapq import heappop
 from pathlib import Path
 
 import numpy as np
 import simpy
+from simpy.core import EmptySchedule, StopSimulation
+from simpy.events import EventPriority
 
 from memsim.engine.collect import build_result
 from memsim.engine.feasibility import check_feasible
+from memsim.engine.links import start_refresh
 from memsim.engine.pipeline import LayerPlan, Runner
 from memsim.engine.residency import resident_ranges
 from memsim.engine.system import System
-from memsim.engine.traffic import background_process, refresh_process
+from memsim.engine.traffic import background_process
 
 # Streams live 2^34 lines (1 TiB at 64 B lines) apart, so they never alias in the caches.
 STREAM_LINE_STRIDE = 1 << 34
 # Tile line arrays kept between frames (re-generating a layer's tiles every frame is wasted
 # work); layers beyond this budget are regenerated each frame.
 TILE_MEMO_BUDGET_BYTES = 768 << 20
+# DRAM refresh windows simulated lazily (SharedLink.refresh_lazily; identical results, with an
+# exact re-run when a window cannot be ordered); False: every window through the process.
+LAZY_REFRESH = True
 # Stream fields passed to the network builder when set.
 NETWORK_PARAMS = ("seq_len", "phase", "context", "resolution")
 
@@ -59,6 +66,42 @@ class TileMemo:
         return generate
 
 
+class Environment(simpy.Environment):
+    """``simpy.Environment`` whose ``run(until=event)`` steps in one loop (no method call per
+    event); events are processed in exactly the order, and with exactly the effects, of
+    ``simpy.Environment.step``."""
+
+    def run(self, until=None):
+        if not isinstance(until, simpy.Event) or until.callbacks is None:
+            return super().run(until)
+        until.callbacks.append(StopSimulation.callback)
+        queue = self._queue
+        try:
+            while True:
+                try:
+                    self._now, _, _, event = heappop(queue)
+                except IndexError:
+                    raise EmptySchedule from None
+                callbacks, event.callbacks = event.callbacks, None
+                try:
+                    for callback in callbacks:
+                        callback(event)
+                except StopSimulation:
+                    event.callbacks = callbacks[callbacks.index(callback) + 1:]
+                    self.schedule(event, EventPriority(-1))
+                    raise
+                if not event._ok and not hasattr(event, "_defused"):
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    raise exc
+        except StopSimulation as exc:
+            return exc.args[0]
+        except EmptySchedule:
+            assert not until.triggered
+            raise RuntimeError(f'No scheduled events left but "until" event was not '
+                               f'triggered: {until}') from None
+
+
 def prepare_stream(stream, hw, strategies, seed: int):
     """Graph, memory plan and layer plans of one stream."""
     from memsim.mapping import map_graph
@@ -78,12 +121,13 @@ def prepare_stream(stream, hw, strategies, seed: int):
     return graph, plan, mappings
 
 
-def simulate(scenario, *, progress=None):
+def simulate(scenario, *, progress=None, tables: bool = True):
     """Run a scenario (a ``Scenario`` or a path to one) and return its ``Result``.
 
     ``progress``, if given, is called as ``progress(done_frames, total_frames)``.
+    ``tables=False`` (sweeps): the same summary, layer and frame tables, without the timeline
+    and memory tables and the resolved configuration.
     """
-    from memsim.cache import Hierarchy
     from memsim.config import load_scenario
 
     if isinstance(scenario, (str, Path)):
@@ -95,10 +139,48 @@ def simulate(scenario, *, progress=None):
     check_feasible(scenario, [(g, p) for g, p, _ in prepared])
 
     resident = resident_ranges(hw, [p for _, p, _ in prepared])
-    env = simpy.Environment()
+    built: list = []
+    try:
+        runner, system = _run(scenario, prepared, resident, seeds, progress, LAZY_REFRESH, built)
+        hazard = _refresh_hazard(system)
+    except Exception:
+        if not (built and _refresh_hazard(built[0])):
+            raise
+        hazard = True
+    if hazard:
+        # a lazily simulated refresh window met a simultaneous event: run again with every
+        # window simulated (see SharedLink.refresh_lazily), so results never depend on it
+        runner, system = _run(scenario, prepared, resident, seeds, progress, False, [])
+    background_bytes = sum(c.get("bytes", 0) for c in system.background_counters)
+    extra = {"background_bytes": int(background_bytes), "events": int(runner.events_tiles),
+             "fits_in_memory": True, "hardware": hw.name}
+    dtypes = {i: s.dtype for i, s in enumerate(scenario.streams)}
+    resolved = _resolved(scenario) if tables else {}
+    return build_result(scenario.name, runner, hw, [(p, g) for g, p, _ in prepared], dtypes,
+                        scenario=scenario, resolved=resolved, extra_summary=extra, tables=tables)
+
+
+def _refresh_hazard(system) -> bool:
+    return any(link.refresh_hazard for link in system.dram_links)
+
+
+def _run(scenario, prepared, resident, seeds, progress, lazy_refresh: bool, built: list):
+    """Build the simulated system for ``prepared`` streams and run it; returns (runner, system).
+
+    ``lazy_refresh``: DRAM refresh windows through ``SharedLink.refresh_lazily`` (a window no
+    transfer sees costs nothing) instead of the refresh process; a link that met a case it
+    cannot order exactly says so (``refresh_hazard``) and the caller runs again without.
+    The system is appended to ``built`` as soon as it exists.
+    """
+    from memsim.cache import Hierarchy
+
+    hw = scenario.hardware
+    strategies = scenario.strategies
+    env = Environment()
     cache_seed = int(seeds[0].generate_state(1)[0])
     hierarchy = Hierarchy.from_hardware(hw, seed=cache_seed) if hw.memory.cache_levels() else None
     system = System(env, hw, hierarchy, hw.compute.cores)
+    built.append(system)
     runner = Runner(system, strategies.prefetch.depth, hw.compute.clock_hz)
     memo = TileMemo()
     total_frames = sum(s.frames for s in scenario.streams)
@@ -121,22 +203,16 @@ def simulate(scenario, *, progress=None):
         env.process(runner.stream(index, layers, cores, stream.frames, stream.period_ps,
                                   stream.jitter_ps or 0, stream.deadline_ps, rng,
                                   index * STREAM_LINE_STRIDE, done))
-    _start_dram_users(env, system, scenario, np.random.default_rng(seeds[1]), stop)
+    _start_dram_users(env, system, scenario, np.random.default_rng(seeds[1]), stop, lazy_refresh)
     if progress is not None:
         runner.on_frame = lambda: progress(len(runner.frames), total_frames)
     all_done = env.all_of(dones)
     env.run(until=all_done)
     stop.succeed()
-    background_bytes = sum(c.get("bytes", 0) for c in system.background_counters)
-    extra = {"background_bytes": int(background_bytes), "events": int(runner.events_tiles),
-             "fits_in_memory": True, "hardware": hw.name}
-    dtypes = {i: s.dtype for i, s in enumerate(scenario.streams)}
-    resolved = _resolved(scenario)
-    return build_result(scenario.name, runner, hw, [(p, g) for g, p, _ in prepared], dtypes,
-                        scenario=scenario, resolved=resolved, extra_summary=extra)
+    return runner, system
 
 
-def _start_dram_users(env, system, scenario, rng, stop) -> None:
+def _start_dram_users(env, system, scenario, rng, stop, lazy_refresh: bool = False) -> None:
     dram = scenario.hardware.memory.dram
     system.background_counters = []
     refresh = getattr(dram, "refresh", None)
@@ -144,7 +220,10 @@ def _start_dram_users(env, system, scenario, rng, stop) -> None:
         n = len(system.dram_links)
         for c, link in enumerate(system.dram_links):
             phase = refresh.interval_ps * c // n
-            env.process(refresh_process(env, link, refresh.interval_ps, refresh.blocked_ps, phase, stop))
+            if lazy_refresh:
+                link.refresh_lazily(refresh.interval_ps, refresh.blocked_ps, phase)
+            else:
+                start_refresh(env, link, refresh.interval_ps, refresh.blocked_ps, phase, stop)
     for bg in scenario.background:
         counter = {}
         system.background_counters.append(counter)

@@ -20,7 +20,7 @@ from memsim.sweep.store import Store
 
 DEFAULT_EVALUATOR = "memsim.sweep.worker:evaluate_batch"
 #: most points per task (a task's points are lost if its worker dies with the parent)
-MAX_CHUNK = 32
+MAX_CHUNK = 64
 
 
 def _resolve(name: str):
@@ -42,19 +42,36 @@ def _group_key(point) -> tuple:
 
 
 def plan_tasks(points, workers: int, chunk: int | None = None) -> list[list]:
-    """Split ``points`` into tasks: grouped by shared work, at most ``chunk`` points each
-    (default: enough tasks to keep every worker busy about four times over, ≤ ``MAX_CHUNK``)."""
+    """Split ``points`` into tasks of at most ``chunk`` points (default: about two tasks per
+    worker, ≤ ``MAX_CHUNK``), grouped by shared work.
+
+    Points sharing prepared streams and upper cache levels (``_group_key``) form a group; the
+    groups of one prepared key are packed whole, one after the other, into the same tasks
+    (a group larger than ``chunk`` is split), so a worker prepares a network once per task
+    instead of once per group, and tasks of one prepared key are consecutive.
+    """
     if not points:
         return []
     if chunk is None:
-        chunk = max(1, min(MAX_CHUNK, math.ceil(len(points) / (4 * max(1, workers)))))
+        chunk = max(1, min(MAX_CHUNK, math.ceil(len(points) / (2 * max(1, workers)))))
     groups: dict = {}
     for p in points:
         groups.setdefault(_group_key(p), []).append(p)
+    by_prepared: dict = {}
+    for key, members in groups.items():
+        by_prepared.setdefault(key[0] if key[0] else key, []).append(members)
     tasks = []
-    for members in groups.values():
-        for i in range(0, len(members), chunk):
-            tasks.append(members[i:i + chunk])
+    for member_groups in by_prepared.values():
+        task: list = []
+        for members in member_groups:
+            for i in range(0, len(members), chunk):
+                piece = members[i:i + chunk]
+                if task and len(task) + len(piece) > chunk:
+                    tasks.append(task)
+                    task = []
+                task = task + piece
+        if task:
+            tasks.append(task)
     return tasks
 
 

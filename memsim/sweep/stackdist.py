@@ -25,94 +25,56 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from memsim.cache.kernel import (C_EVICT, C_HITS, C_LOADS, C_MISSES, C_STORES, C_WB, H_POL,
+                                 H_WAYS, HC, N_COUNTERS, X_CHAIN, XH, _fill_touch, _hit_touch,
+                                 _lookup, _set_word, _victim)
+
 FETCH, DIRTY = 1, 2  # reference kinds (bit flags): fetch on miss / makes the line dirty
 _INF = np.int64(1 << 40)
-POLICIES = {"lru": 0, "fifo": 1, "plru": 3}  # the deterministic policies the upper pass supports
-_LRU, _FIFO, _PLRU = 0, 1, 3
-# counter columns of the cache kernel's [L+1, 6] arrays (memsim.cache.COUNTER_NAMES order)
-C_LOADS, C_STORES, C_HITS, C_MISSES, C_EVICT, C_WB = 0, 1, 2, 3, 4, 5
-N_COUNTERS = 6
-# geometry columns of the upper pass's own state
-G_SETS, G_WAYS, G_MASK, G_SLOT, G_SETBASE, G_POLICY = 0, 1, 2, 3, 4, 5
+POLICIES = ("lru", "fifo", "plru")  # the deterministic policies the upper pass supports
 
 
-# Replacement primitives with the cache kernel's semantics (docs/model.md "Cache semantics"):
-# LRU stamps a way on every access and fill; FIFO stamps on fill only; the victim is the first
-# invalid way, else the oldest stamp (LRU/FIFO; invalid ways keep stamp 0) or the way the
-# tree-PLRU bits point at (heap-numbered nodes, each bit on the path points away from the last
-# accessed way). Equality with the kernel is checked by tests/test_sweep_stackdist.py.
+# The upper levels run on the cache kernel's own state array (built by ``Hierarchy``) with the
+# kernel's own set primitives: lookup, the replacement update on a hit and on a fill, and the
+# victim choice. Only the walk is written here, because it ends at the LLC instead of memory:
+# the LLC's references are recorded in the kernel's order (docs/model.md "Cache semantics").
+# Equality with the kernel is checked by tests/test_sweep_stackdist.py.
 
 @njit(cache=True, inline="always")
-def _set_of(geo, c, x):
-    mask = geo[c, G_MASK]
-    if mask >= 0:
-        return x & mask
-    return x % geo[c, G_SETS]
-
-
-@njit(cache=True, inline="always")
-def _touch(geo, meta, plru, clock, c, setg, base, w, on_fill):
-    pol = geo[c, G_POLICY]
-    if pol == _LRU or (pol == _FIFO and on_fill):
-        clock[c] += 1
-        meta[base + w] = clock[c]
-    elif pol == _PLRU:
-        ways = geo[c, G_WAYS]
-        bits = plru[setg]
-        node = w + ways
-        while node > 1:
-            parent = node >> 1
-            if node & 1:
-                bits &= ~(np.int64(1) << parent)
-            else:
-                bits |= np.int64(1) << parent
-            node = parent
-        plru[setg] = bits
+def _hit(st, lv, x, store):
+    """Look ``x`` up at upper level ``lv`` (core 0's chain); on a hit mark it dirty for a store,
+    update replacement state and return True."""
+    hd = XH + st[st[X_CHAIN] + lv] * HC
+    ways = st[hd + H_WAYS]
+    sw = _set_word(st, hd, x)
+    h = _lookup(st, sw, ways, x)
+    if h < 0:
+        return False
+    if store:
+        st[sw + 1 + h] |= 1
+    _hit_touch(st, hd, st[hd + H_POL], sw, ways, h)
+    return True
 
 
 @njit(cache=True, inline="always")
-def _victim(geo, tags, meta, plru, c, setg, base):
-    ways = geo[c, G_WAYS]
-    pol = geo[c, G_POLICY]
-    if pol <= _FIFO:
-        best = 0
-        stamp = meta[base]
-        for w in range(1, ways):
-            if meta[base + w] < stamp:
-                stamp = meta[base + w]
-                best = w
-        return best
-    for w in range(ways):
-        if tags[base + w] < 0:
-            return w
-    bits = plru[setg]
-    node = 1
-    while node < ways:
-        node = 2 * node + ((bits >> node) & 1)
-    return node - ways
-
-
-@njit(cache=True, inline="always")
-def _fill(geo, tags, meta, dirty, plru, clock, c, x, d):
-    """Install ``x`` (dirty flag ``d``) in level ``c``; returns (victim line or -1, its dirt)."""
-    ways = geo[c, G_WAYS]
-    s = _set_of(geo, c, x)
-    setg = geo[c, G_SETBASE] + s
-    base = geo[c, G_SLOT] + s * ways
-    w = _victim(geo, tags, meta, plru, c, setg, base)
-    old = tags[base + w]
-    od = dirty[base + w]
-    tags[base + w] = x
-    dirty[base + w] = d
-    _touch(geo, meta, plru, clock, c, setg, base, w, True)
-    return old, od
+def _fill(st, lv, x, dirty):
+    """Install ``x`` (dirty flag ``dirty``) at upper level ``lv``; returns the victim's tag
+    (``line << 1 | dirty``, -1 when the way was invalid)."""
+    hd = XH + st[st[X_CHAIN] + lv] * HC
+    ways = st[hd + H_WAYS]
+    pol = st[hd + H_POL]
+    sw = _set_word(st, hd, x)
+    v = _victim(st, hd, pol, sw, ways)
+    old = st[sw + 1 + v]
+    st[sw + 1 + v] = (x << 1) | dirty
+    _fill_touch(st, hd, pol, sw, ways, v)
+    return old
 
 
 @njit(cache=True)
-def _upper(chain, nup, lines, writes, has_w, out, refs, kinds, nref,
-           geo, tags, meta, dirty, plru, clock):
-    """Run one tile through the ``nup`` upper levels (default mode semantics of
-    ``kernel.access_batch``); append the LLC references; returns the new ``nref``."""
+def _upper(st, nup, lines, writes, has_w, out, refs, kinds, nref):
+    """Run one tile through the ``nup`` upper levels (``MODE_DEFAULT`` semantics of the kernel's
+    batch access); append the LLC references; returns the new ``nref``."""
     for i in range(lines.shape[0]):
         x = lines[i]
         is_w = has_w and writes[i] != 0
@@ -121,89 +83,56 @@ def _upper(chain, nup, lines, writes, has_w, out, refs, kinds, nref,
             kinds[nref] = FETCH | (DIRTY if is_w else 0)
             nref += 1
             continue
-        c = chain[0]
-        ways = geo[c, G_WAYS]
-        s = _set_of(geo, c, x)
-        base = geo[c, G_SLOT] + s * ways
         if is_w:
             out[0, C_STORES] += 1
         else:
             out[0, C_LOADS] += 1
-        h = -1
-        for w in range(ways):
-            if tags[base + w] == x:
-                h = w
-                break
-        if h >= 0:
-            if is_w:
-                dirty[base + h] = 1
+        if _hit(st, 0, x, is_w):
             out[0, C_HITS] += 1
-            _touch(geo, meta, plru, clock, c, geo[c, G_SETBASE] + s, base, h, False)
             continue
         out[0, C_MISSES] += 1
         d = nup
-        for lv in range(1, nup):
-            c = chain[lv]
-            ways = geo[c, G_WAYS]
-            s = _set_of(geo, c, x)
-            base = geo[c, G_SLOT] + s * ways
+        for lv in range(1, nup):  # deeper levels see a load of the line
             out[lv, C_LOADS] += 1
-            h = -1
-            for w in range(ways):
-                if tags[base + w] == x:
-                    h = w
-                    break
-            if h >= 0:
+            if _hit(st, lv, x, False):
                 d = lv
                 out[lv, C_HITS] += 1
-                _touch(geo, meta, plru, clock, c, geo[c, G_SETBASE] + s, base, h, False)
                 break
             out[lv, C_MISSES] += 1
         if d == nup:
             refs[nref] = x
             kinds[nref] = FETCH
             nref += 1
-        for lv in range(d - 1, -1, -1):
-            old, od = _fill(geo, tags, meta, dirty, plru, clock, chain[lv], x,
-                              1 if (is_w and lv == 0) else 0)
-            if old >= 0:
-                out[lv, C_EVICT] += 1
-            if old >= 0 and od != 0:
-                out[lv, C_WB] += 1
-                y = old
-                lw = lv + 1
-                while True:  # the write-back walks down until a level keeps it
-                    if lw == nup:
-                        refs[nref] = y
-                        kinds[nref] = DIRTY
-                        nref += 1
-                        break
-                    c = chain[lw]
-                    ways = geo[c, G_WAYS]
-                    s = _set_of(geo, c, y)
-                    base = geo[c, G_SLOT] + s * ways
-                    out[lw, C_STORES] += 1
-                    h = -1
-                    for w in range(ways):
-                        if tags[base + w] == y:
-                            h = w
-                            break
-                    if h >= 0:
-                        dirty[base + h] = 1
-                        out[lw, C_HITS] += 1
-                        _touch(geo, meta, plru, clock, c, geo[c, G_SETBASE] + s, base, h,
-                                 False)
-                        break
-                    out[lw, C_MISSES] += 1
-                    old2, od2 = _fill(geo, tags, meta, dirty, plru, clock, c, y, 1)
-                    if old2 >= 0:
-                        out[lw, C_EVICT] += 1
-                    if old2 >= 0 and od2 != 0:
-                        out[lw, C_WB] += 1
-                        y = old2
-                        lw += 1
-                        continue
+        for lv in range(d - 1, -1, -1):  # fill back up; dirty victims go one level down
+            old = _fill(st, lv, x, 1 if (is_w and lv == 0) else 0)
+            if old < 0:
+                continue
+            out[lv, C_EVICT] += 1
+            if (old & 1) == 0:
+                continue
+            out[lv, C_WB] += 1
+            y = old >> 1
+            lw = lv + 1
+            while True:  # the write-back walks down until a level keeps it
+                if lw == nup:
+                    refs[nref] = y
+                    kinds[nref] = DIRTY
+                    nref += 1
                     break
+                out[lw, C_STORES] += 1
+                if _hit(st, lw, y, True):
+                    out[lw, C_HITS] += 1
+                    break
+                out[lw, C_MISSES] += 1
+                old2 = _fill(st, lw, y, 1)  # allocated dirty, without a fetch
+                if old2 < 0:
+                    break
+                out[lw, C_EVICT] += 1
+                if (old2 & 1) == 0:
+                    break
+                out[lw, C_WB] += 1
+                y = old2 >> 1
+                lw += 1
     return nref
 
 
@@ -226,23 +155,15 @@ class UpperPass:
 
 def upper_pass(upper_specs, tiles) -> UpperPass:
     """Run ``tiles`` (iterable of ``(lines, writes)``) through the levels ``upper_specs``
-    (``CacheLevelSpec`` list above the LLC, policies lru/fifo/plru; may be empty)."""
+    (``CacheLevelSpec`` list above the LLC, policies lru/fifo/plru; may be empty) on a kernel
+    state array (``Hierarchy`` of those levels, one core)."""
     from memsim.cache import Hierarchy
 
     nup = len(upper_specs)
-    geo, slot, setbase = [], 0, 0
     for spec in upper_specs:
         if spec.policy not in POLICIES:
             raise ValueError(f"upper pass: policy {spec.policy!r} not supported")
-        mask = spec.sets - 1 if spec.sets & (spec.sets - 1) == 0 else -1
-        geo.append([spec.sets, spec.ways, mask, slot, setbase, POLICIES[spec.policy]])
-        slot += spec.sets * spec.ways
-        setbase += spec.sets
-    geo = np.array(geo if geo else [[1, 1, 0, 0, 0, 0]], np.int64)
-    slot, setbase = max(slot, 1), max(setbase, 1)
-    state = (geo, np.full(slot, -1, np.int64), np.zeros(slot, np.int64), np.zeros(slot, np.uint8),
-             np.zeros(setbase, np.int64), np.zeros(len(geo), np.int64))
-    chain = np.arange(max(nup, 1), dtype=np.int64)
+    st = Hierarchy(list(upper_specs), cores=1)._st if nup else np.zeros(XH, np.int64)
     counts, refs_all, kinds_all, tile_all, sizes = [], [], [], [], []
     for t, (lines, writes) in enumerate(tiles):
         arr = np.asarray(lines)
@@ -256,7 +177,7 @@ def upper_pass(upper_specs, tiles) -> UpperPass:
         out = np.zeros((max(nup, 1), N_COUNTERS), np.int64)
         refs = np.empty(arr.shape[0] * (nup + 1), np.int64)
         kinds = np.empty(arr.shape[0] * (nup + 1), np.uint8)
-        n = _upper(chain, nup, arr, wr, has_w, out, refs, kinds, 0, *state)
+        n = _upper(st, nup, arr, wr, has_w, out, refs, kinds, 0)
         counts.append(out[:nup].copy())
         refs_all.append(refs[:n])
         kinds_all.append(kinds[:n])

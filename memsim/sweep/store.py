@@ -31,6 +31,9 @@ class Store:
     def __init__(self, directory):
         self.directory = Path(directory)
         self.points_dir = self.directory / POINTS
+        # rows this Store wrote, as written: ``read`` takes them instead of reading the file
+        # back (a Parquet round trip returns the same frame; compaction reads every point)
+        self._written: dict[str, pd.DataFrame] = {}
 
     def path(self, point_id: str) -> Path:
         """The point file of ``point_id``."""
@@ -58,12 +61,14 @@ class Store:
         target = self.path(row["id"])
         fd, tmp = tempfile.mkstemp(prefix=f".{row['id']}.", suffix=".tmp", dir=self.points_dir)
         os.close(fd)
+        frame = pd.DataFrame([row])
         try:
-            pd.DataFrame([row]).to_parquet(tmp, index=False)
+            frame.to_parquet(tmp, index=False)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self._written[row["id"]] = frame
         return target
 
     def read(self, ids) -> pd.DataFrame:
@@ -72,7 +77,8 @@ class Store:
         for pid in ids:
             path = self.path(pid)
             if path.is_file():
-                frames.append(pd.read_parquet(path))
+                written = self._written.get(pid)
+                frames.append(written.copy() if written is not None else pd.read_parquet(path))
         if not frames:
             return pd.DataFrame()
         frames = [f.dropna(axis=1, how="all") for f in frames]

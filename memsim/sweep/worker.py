@@ -78,11 +78,23 @@ def prepared_key(scenario) -> str:
                    "line": scenario.hardware.memory.line_bytes})
 
 
+_SPECS: dict = {}
+
+
 def _cache_specs(scenario):
     from memsim.cache import Hierarchy
 
-    # Hierarchy.from_hardware is the authority on how levels become cache specs
-    return Hierarchy.from_hardware(scenario.hardware, cores=1).levels
+    # Hierarchy.from_hardware is the authority on how levels become cache specs; it reads
+    # these fields of the levels (memoised: building a hierarchy allocates its whole state)
+    key = tuple((lv.name, lv.kind, lv.size_bytes, lv.ways, lv.line_bytes, lv.policy, lv.scope)
+                for lv in scenario.hardware.memory.levels)
+    specs = _SPECS.get(key)
+    if specs is None:
+        specs = Hierarchy.from_hardware(scenario.hardware, cores=1).levels
+        if len(_SPECS) > 256:
+            _SPECS.clear()
+        _SPECS[key] = specs
+    return specs
 
 
 def _prepared(scenario):
@@ -149,15 +161,16 @@ def _llc_wanted(scenarios) -> dict:
     return wanted
 
 
-def simulate_point(scenario, reuse: bool = True, llc_ways_wanted=None):
+def simulate_point(scenario, reuse: bool = True, llc_ways_wanted=None, tables: bool = True):
     """One point's ``Result`` and the method that produced it: ``full`` (``memsim.simulate``),
     ``prepared`` (memoised graph/plan/mapping, real caches), ``replay`` (memoised cache counts
-    from the kernel) or ``stackdist`` (LLC counts from stack distances)."""
-    import memsim
+    from the kernel) or ``stackdist`` (LLC counts from stack distances). ``tables=False``:
+    without the tables a sweep does not keep (``memsim.engine.run.simulate``)."""
+    from memsim.engine.run import simulate
     from memsim.sweep import replay
 
     if not reuse:
-        return memsim.simulate(scenario), "full"
+        return simulate(scenario, tables=tables), "full"  # what memsim.simulate runs
     pkey, (prepared, memo) = _prepared(scenario)
     if replay.single_core(scenario) and scenario.hardware.memory.cache_levels():
         try:
@@ -167,12 +180,12 @@ def simulate_point(scenario, reuse: bool = True, llc_ways_wanted=None):
         if counts is not None:
             stand_in = replay.ReplayHierarchy(counts, sizes)
             try:
-                result, used = replay.run_prepared(scenario, prepared, stand_in, memo)
+                result, used = replay.run_prepared(scenario, prepared, stand_in, memo, tables)
                 if used["hierarchy"]:
                     return result, method
             except replay.ReplayMismatch:
                 pass
-    result, _ = replay.run_prepared(scenario, prepared, None, memo)
+    result, _ = replay.run_prepared(scenario, prepared, None, memo, tables)
     return result, "prepared"
 
 
@@ -209,7 +222,7 @@ def evaluate_batch(tasks, options=None) -> list[dict]:
     for point_id, scenario in tasks:
         start = time.perf_counter()
         try:
-            result, method = simulate_point(scenario, reuse, wanted)
+            result, method = simulate_point(scenario, reuse, wanted, tables=False)
             row = {"id": point_id, "status": "ok", "error": None, "method": method,
                    **summary_row(result, scenario)}
         except Exception as err:  # noqa: BLE001 - a failing point is recorded, the sweep goes on
