@@ -388,6 +388,10 @@ def map_op(graph, op, hw, address, strategies=None, tensor_bytes=None, cores=Non
     usable = cap // 2 if depth >= 1 else cap  # double buffering halves the room per tile
     operands = operands_of(graph, op, address, tensor_bytes, hw.memory.line_bytes)
     df, order, tile, _ = best_mapping(operands, dims, cls, dataflows, usable, cores, unroll)
+    if unroll and not systolic and any(tile[d] < u and tile[d] < dims[d] for d, u in unroll.items()):
+        # No tile that holds the unroll fits the target level (e.g. 1024 GPU lanes over one
+        # dim): spread the lanes over the tile's own extents instead.
+        unroll = auto_spatial({d: tile[d] for d in dims}, lanes, prefer=ld)
     outer = []
     seen = False
     for lv in hw.memory.levels:
