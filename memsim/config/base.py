@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+from pathlib import Path
 import math
 from typing import Annotated, Any, Callable, ClassVar
 
@@ -191,3 +192,15 @@ def base_dir_context_get():
 
     value = _BASE_DIR.get()
     return value if value is not None else Path.cwd()
+
+
+def resolve_user_file(value, what: str = "file") -> Path:
+    """``value`` as an existing file: ``~`` expanded, relative paths resolved against the folder
+    of the config file being loaded. Raises ``ValueError`` naming the path when it is missing."""
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = base_dir_context_get() / path
+    path = path.resolve()
+    if not path.is_file():
+        raise ValueError(f"{what} not found: {path} (got {value!r})")
+    return path

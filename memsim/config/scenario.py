@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from memsim.config.base import (DTYPES, Bytes, BytesPerSecond, ConfigModel, FieldError, Name,
                                 NonNegInt, Picoseconds, PosInt, base_dir_context,
-                                base_dir_context_get)
+                                base_dir_context_get, resolve_user_file)
 from memsim.config.hardware import Hardware
 from memsim.config.strategies import Strategies
 
@@ -60,13 +60,7 @@ class Stream(ConfigModel):
                 raise ValueError(f"unknown network {value!r}; {hint}built-in: {', '.join(names)}; "
                                  f"or a path ending in {', '.join(NETWORK_SUFFIXES)}")
             return value
-        path = Path(value).expanduser()
-        if not path.is_absolute():
-            path = base_dir_context_get() / path
-        path = path.resolve()
-        if not path.is_file():
-            raise ValueError(f"network file not found: {path} (got {value!r})")
-        return str(path)
+        return str(resolve_user_file(value, "network file"))
 
     @model_validator(mode="after")
     def _times(self):

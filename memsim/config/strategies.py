@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from memsim.config.base import (Bytes, ConfigModel, FieldError, NonNegInt, PosInt, StrictBool,
-                                base_dir_context_get)
+                                resolve_user_file)
 
 Fraction01 = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 
@@ -82,12 +82,7 @@ class CompressionSpec(ConfigModel):
     def _source(cls, value):
         if value is None:
             return value
-        path = Path(value).expanduser()
-        if not path.is_absolute():
-            path = base_dir_context_get() / path
-        path = path.resolve()
-        if not path.is_file():
-            raise ValueError(f"file not found: {path} (got {value!r})")
+        path = resolve_user_file(value)
         if path.suffix not in (".onnx", ".npy", ".npz"):
             raise ValueError(f"expected an .onnx, .npy or .npz file (got {value!r})")
         return str(path)
