@@ -109,6 +109,11 @@ def _split(text, forms: str, units) -> tuple[Fraction, str]:
             hint = "'KB' is ambiguous: write KiB (1024 B) or kB (1000 B)"
         elif unit.startswith("KB/") or unit == "Kb/s":
             hint = "'KB/s' is ambiguous: write KiB/s or kB/s"
+        elif (unit.split("/")[0][-1:] == "b" and any(c.isupper() for c in unit)
+              and unit.lower() in {u.lower() for u in units}):  # Gb, Mib: bits, not a case typo
+            right = next(u for u in units if u.lower() == unit.lower())
+            hint = (f"'{unit}' reads as bits; memsim counts bytes: divide by 8 and write "
+                    f"'{right}' (1 B = 8 b)")
         elif unit.lower() in {u.lower() for u in units}:
             right = next(u for u in units if u.lower() == unit.lower())
             hint = f"unit '{unit}' is spelt '{right}'"

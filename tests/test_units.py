@@ -197,3 +197,11 @@ def test_random_text_is_value_or_valueerror(text):
             assert "expected" in str(err)
         else:
             assert value >= 0 and math.isfinite(value)
+
+
+@pytest.mark.parametrize("text", ["8 Gb/s", "100 Mb/s", "64 Kib"])
+def test_bits_are_named_as_bits(text):
+    """A bit unit is not a spelling slip: an 8x error must be called out as bits vs bytes."""
+    parse = u.parse_bandwidth if "/" in text else u.parse_size
+    with pytest.raises(ValueError, match="reads as bits"):
+        parse(text)
