@@ -204,3 +204,15 @@ def resolve_user_file(value, what: str = "file") -> Path:
     if not path.is_file():
         raise ValueError(f"{what} not found: {path} (got {value!r})")
     return path
+
+
+def validate_in_source_dir(data, handler):
+    """Run a pydantic ``handler`` with relative paths resolving against the folder of
+    ``data["source_path"]`` (the config file being loaded), when it has one."""
+    base = None
+    if isinstance(data, dict) and data.get("source_path") is not None:
+        base = Path(data["source_path"]).resolve().parent
+    if base is None:
+        return handler(data)
+    with base_dir_context(base):
+        return handler(data)

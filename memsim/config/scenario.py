@@ -9,8 +9,9 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from memsim.config.base import (DTYPES, Bytes, BytesPerSecond, ConfigModel, FieldError, Name,
-                                NonNegInt, Picoseconds, PosInt, base_dir_context,
-                                base_dir_context_get, resolve_user_file)
+                                NonNegInt, Picoseconds, PosInt,
+                                base_dir_context_get, resolve_user_file,
+                                validate_in_source_dir)
 from memsim.config.hardware import Hardware
 from memsim.config.strategies import Strategies
 
@@ -120,13 +121,7 @@ class Scenario(ConfigModel):
     @model_validator(mode="wrap")
     @classmethod
     def _with_base_dir(cls, data, handler):
-        base = None
-        if isinstance(data, dict) and data.get("source_path") is not None:
-            base = Path(data["source_path"]).resolve().parent
-        if base is None:
-            return handler(data)
-        with base_dir_context(base):
-            return handler(data)
+        return validate_in_source_dir(data, handler)
 
     @model_validator(mode="before")
     @classmethod

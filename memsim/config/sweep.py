@@ -13,7 +13,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from memsim.config.base import ConfigModel, FieldError, Name, NonNegInt, base_dir_context_get
+from memsim.config.base import (ConfigModel, FieldError, Name, NonNegInt, base_dir_context_get,
+                                resolve_user_file)
 
 
 #: metrics a sweep can optimise (columns of the compacted results): the run summary's numbers
@@ -75,23 +76,14 @@ class Sweep(ConfigModel):
     @model_validator(mode="wrap")
     @classmethod
     def _with_base_dir(cls, data, handler):
-        from memsim.config.base import base_dir_context
+        from memsim.config.base import validate_in_source_dir
 
-        base = None
-        if isinstance(data, dict) and data.get("source_path") is not None:
-            base = Path(data["source_path"]).resolve().parent
-        with base_dir_context(base):
-            return handler(data)
+        return validate_in_source_dir(data, handler)
 
     @field_validator("base")
     @classmethod
     def _base(cls, value: str):
-        path = Path(value).expanduser()
-        if not path.is_absolute():
-            path = base_dir_context_get() / path
-        path = path.resolve()
-        if not path.is_file():
-            raise ValueError(f"base scenario not found: {path} (got {value!r})")
+        path = resolve_user_file(value, "base scenario")
         from memsim.config.loader import load_scenario
 
         load_scenario(path)  # the base itself must be valid (its own located errors)

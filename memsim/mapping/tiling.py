@@ -191,6 +191,21 @@ def _shrink(t: int, u: int) -> int:
     return max(1, -(-t // 2))
 
 
+def _cheapest_halving(tile: dict, candidates, unroll: dict, key):
+    """The tile with one of ``candidates`` shrunk (see ``_shrink``) that minimises ``key``
+    (first such dim on ties), or None when none of them can shrink."""
+    best = None
+    for d in candidates:
+        smaller = _shrink(tile[d], unroll.get(d, 1))
+        if smaller >= tile[d]:
+            continue
+        cand = {**tile, d: smaller}
+        k = key(cand)
+        if best is None or k < best[0]:
+            best = (k, cand)
+    return None if best is None else best[1]
+
+
 def search_tile(operands, dims: dict, order: tuple, capacity_bytes: int, cores: int = 1,
                 unroll: dict | None = None, parallel_dims: tuple = ()) -> dict:
     """Tile sizes minimising analytic traffic with the working set within ``capacity_bytes``.
@@ -206,40 +221,26 @@ def search_tile(operands, dims: dict, order: tuple, capacity_bytes: int, cores: 
     def fits(t):
         return working_set_bytes(operands, t) <= capacity_bytes
 
+    def count(t):
+        return math.prod(n_tiles_of(dims, t).values())
+
     while not fits(tile):
-        best = None
-        for d in dims:
-            if _shrink(tile[d], unroll.get(d, 1)) >= tile[d]:
-                continue
-            cand = dict(tile)
-            cand[d] = _shrink(tile[d], unroll.get(d, 1))
-            key = (_cost(operands, dims, cand, order), math.prod(n_tiles_of(dims, cand).values()))
-            if best is None or key < best[0]:
-                best = (key, cand)
-        if best is None:
+        cand = _cheapest_halving(tile, dims, unroll,
+                                 lambda t: (_cost(operands, dims, t, order), count(t)))
+        if cand is None:
             break  # every dim is 1 (or its unroll factor): the smallest possible tile
-        tile = best[1]
+        tile = cand
     if unroll and not fits(tile):
         # Tiles that are multiples of the unroll factors cannot fit (e.g. 1024 GPU lanes over one
         # dim): drop the constraint; lane utilisation is computed from the layer's dims anyway.
         return search_tile(operands, dims, order, capacity_bytes, cores, None, parallel_dims)
 
-    def count(t):
-        return math.prod(n_tiles_of(dims, t).values())
-
     while count(tile) < cores:
-        best = None
-        for d in parallel_dims:
-            if _shrink(tile[d], unroll.get(d, 1)) >= tile[d]:
-                continue
-            cand = dict(tile)
-            cand[d] = _shrink(tile[d], unroll.get(d, 1))
-            key = _cost(operands, dims, cand, order)
-            if best is None or key < best[0]:
-                best = (key, cand)
-        if best is None:
+        cand = _cheapest_halving(tile, parallel_dims, unroll,
+                                 lambda t: _cost(operands, dims, t, order))
+        if cand is None:
             break
-        tile = best[1]
+        tile = cand
 
     improved = True
     while improved:
