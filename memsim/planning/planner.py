@@ -43,7 +43,8 @@ def best_offsets(sizes, starts, ends, time_limit_s: float = DEFAULT_TIME_LIMIT_S
     bound (or is proved optimal). Schedule, in rounds: the first target is ``capacity`` if
     given (e.g. the SRAM size) and above the lower bound, else the lower bound; then targets
     bisect between the smallest target not yet given up in this round and the best arena so
-    far. An attempt that runs out of work gives its target up for the round; a new round resets
+    far, in steps of the sizes' gcd (every arena is a multiple of it, so the lower bound rounds
+    up to one). An attempt that runs out of work gives its target up for the round; a new round resets
     to the proved lower bound and doubles every budget. Budgets are in work units
     (``WORK_UNITS_PER_S`` times seconds; round 0 gives the first target half of the time limit,
     each bisection step a twentieth; an attempt also stops after 60 % of the time left, a
@@ -61,8 +62,10 @@ def best_offsets(sizes, starts, ends, time_limit_s: float = DEFAULT_TIME_LIMIT_S
     ub = arena_of(best, sizes)
     stats = {"seed_plan": best_name, "seed_arena": ub, "attempts": [], "proved_optimal": ub == lb,
              "improvements": [(round(time.perf_counter() - t0, 3), int(ub))]}
-    proven_lo = lb
-    first = max(lb, capacity if capacity is not None else lb)
+    # every arena is a sum of sizes, hence a multiple of their gcd g: targets step in units of g
+    g = int(np.gcd.reduce(sizes[sizes > 0])) if (sizes > 0).any() else 1
+    proven_lo = -(-lb // g) * g
+    first = max(proven_lo, capacity // g * g if capacity is not None else proven_lo)
     lo, rnd, attempt, first_done = proven_lo, 0, 0, False
     while ub > proven_lo and time.perf_counter() < deadline:
         if lo >= ub:  # every target of this round given up: next round, doubled budgets
@@ -71,7 +74,7 @@ def best_offsets(sizes, starts, ends, time_limit_s: float = DEFAULT_TIME_LIMIT_S
         if not first_done and first < ub:
             target, share = max(first, lo), 0.5
         else:
-            target, share = lo + (ub - 1 - lo) // 2, 0.05
+            target, share = lo + (ub - g - lo) // (2 * g) * g, 0.05
         first_done = True
         now = time.perf_counter()
         # work decides; the clock is a safety net (a machine slower than the nominal rate
@@ -85,9 +88,9 @@ def best_offsets(sizes, starts, ends, time_limit_s: float = DEFAULT_TIME_LIMIT_S
             best, ub = offs, arena_of(offs, sizes)
             stats["improvements"].append((round(time.perf_counter() - t0, 3), int(ub)))
         else:  # infeasible (a proof) or out of budget (give up on it this round): go above it
-            lo = target + 1
+            lo = target + g
             if status == search.EXHAUSTED:
-                proven_lo = max(proven_lo, target + 1)
+                proven_lo = max(proven_lo, target + g)
         attempt += 1
     stats["proved_optimal"] = ub <= proven_lo
     stats["proven_lower_bound"] = int(min(proven_lo, ub))
