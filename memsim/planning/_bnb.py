@@ -194,7 +194,7 @@ BRANCH, FREE, SPLIT, CONT, DONE = 0, 1, 2, 3, 4
 #: Priority key codes (rows of ``kval``); larger values are tried first. ``T`` is dynamic: the
 #: largest total of unplaced bytes in a section the buffer crosses, recomputed for every
 #: component; the others are static.
-KEY_T, KEY_W, KEY_A, KEY_Z, KEY_L = 0, 1, 2, 3, 4
+KEY_T, KEY_W, KEY_A, KEY_Z, KEY_L, KEY_Q, KEY_S = 0, 1, 2, 3, 4, 5, 6
 
 
 @njit(cache=True)

@@ -14,8 +14,9 @@ group is searched by *lanes* advanced in turn, a slice of nodes at a time:
   inside the tree restarting on their own Luby schedule.
 
 Key letters follow MiniMalloc's: ``T`` the largest total of (unplaced) bytes in a section the
-buffer crosses, ``W`` lifetime width, ``A`` area (size x width), ``Z`` size, and ``L`` the
-number of sections crossed; larger first, ties by buffer index.
+buffer crosses, ``W`` lifetime width, ``A`` area (size x width), ``Z`` size; and ours: ``L``
+the number of sections crossed, ``Q`` size x sections, ``S`` earliest start. Larger first,
+ties by buffer index.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from memsim.planning._bnb import (BUDGET, EXHAUSTED, FOUND, KEY_A, KEY_L, KEY_T, KEY_W, KEY_Z,
-                                  SearchState, _adjacency)
+from memsim.planning._bnb import (BUDGET, EXHAUSTED, FOUND, KEY_A, KEY_L, KEY_Q, KEY_S, KEY_T,
+                                  KEY_W, KEY_Z, SearchState, _adjacency)
 
 __all__ = ["BUDGET", "EXHAUSTED", "FOUND", "LANES", "Lane", "components", "luby", "node_cost",
            "sections", "solve"]
 
-_CODES = {"T": KEY_T, "W": KEY_W, "A": KEY_A, "Z": KEY_Z, "L": KEY_L}
+_CODES = {"T": KEY_T, "W": KEY_W, "A": KEY_A, "Z": KEY_Z, "L": KEY_L, "Q": KEY_Q, "S": KEY_S}
 
 
 class Lane(NamedTuple):
@@ -44,10 +45,11 @@ class Lane(NamedTuple):
 
 
 #: The portfolio. MiniMalloc's three default orders as complete lanes (its solver.h lists
-#: "WAT", "TAW", "TWA"), plus a restarting lane over those and two orders session 1 found
-#: strong on MiniMalloc's A-K (peak-sections-size; area alone).
+#: "WAT", "TAW", "TWA"), plus a restarting lane over the seven orders session 1 tuned on A-K
+#: (peak-sections-size first; ``Q`` = size x sections, ``S`` = earliest start), which finds
+#: the tighter plans below 1 MiB on D.
 LANES = (Lane(("TWA",)), Lane(("TAW",)), Lane(("WAT",)),
-         Lane(("TWA", "TAW", "WAT", "TLZ", "A"), restarts=True))
+         Lane(("TLZ", "Q", "LQT", "TZ", "LZ", "ZL", "SZ"), restarts=True))
 
 
 def luby(i: int) -> int:
@@ -64,11 +66,13 @@ def luby(i: int) -> int:
 def key_values(sizes, lo, hi, widths) -> np.ndarray:
     """The static priority keys, one float64 row per key code (the ``T`` row stays zero: the
     kernel computes it from the current section totals)."""
-    kval = np.zeros((5, sizes.size), dtype=np.float64)
+    kval = np.zeros((7, sizes.size), dtype=np.float64)
     kval[KEY_W] = widths
     kval[KEY_A] = sizes.astype(np.float64) * widths
     kval[KEY_Z] = sizes
     kval[KEY_L] = hi - lo
+    kval[KEY_Q] = sizes.astype(np.float64) * (hi - lo)
+    kval[KEY_S] = -lo.astype(np.float64)
     return kval
 
 
