@@ -72,3 +72,37 @@ def fake_batch(tasks, options=None):
                      "seconds": 0.0, "latency_s": latency, "energy_j": l2 * 1e-9,
                      "deadline_s": 2e-3, "met": latency <= 2e-3, "price_usd": hw.price_usd})
     return rows
+
+
+LAYERS = """\
+name: tiny-cnn
+inputs: {{image: [1, 3, {size}, {size}]}}
+layers:
+  - {{name: c1, op: conv2d, out_channels: {channels}, kernel: 3, padding: 1}}
+  - {{name: r1, op: relu}}
+"""
+
+FILE_SCENARIO = """\
+name: tiny-file
+hardware: tiny.yaml
+streams:
+  - {network: net.yaml, frames: 1, cores: [0]}
+seed: 0
+"""
+
+
+def write_layer_network(directory: Path, size: int = 16, channels: int = 8) -> Path:
+    """A two-layer YAML layer-list network ``net.yaml`` in ``directory``; returns its path."""
+    path = Path(directory) / "net.yaml"
+    path.write_text(LAYERS.format(size=size, channels=channels))
+    return path
+
+
+def write_file_base(directory: Path) -> Path:
+    """``write_base``'s board plus a scenario whose network is the file ``net.yaml``; returns
+    the scenario path (``file.yaml``)."""
+    write_base(directory)
+    write_layer_network(directory)
+    path = Path(directory) / "file.yaml"
+    path.write_text(FILE_SCENARIO)
+    return path

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from sweep_helpers import write_base, write_sweep
+from sweep_helpers import write_base, write_file_base, write_layer_network, write_sweep
 
 from memsim.errors import InputError
 from memsim.sweep.runner import run_sweep
@@ -186,3 +186,78 @@ def test_cli_json(tmp_path, base, capsys):
     assert set(table["method"]) == {"stackdist"}
     assert table["latency_s"].gt(0).all() and set(data["pareto"]) <= set(table["id"])
     assert main(["sweep", str(spec), "--workers", "1", "--dask-local", "2"]) == 2
+
+
+FILE_GRID = """\
+base: file.yaml
+grid:
+  hardware.memory.levels.L2.size: [16 KiB, 64 KiB]
+seeds: [0, 1]
+"""
+
+
+def test_ids_cover_network_file_contents(tmp_path, monkeypatch):
+    from memsim.sweep import files
+
+    write_file_base(tmp_path)
+    sweep = load_sweep(write_sweep(tmp_path, FILE_GRID))
+    hashed = []
+    digest = files.file_digest
+    monkeypatch.setattr(files, "file_digest", lambda path: hashed.append(path) or digest(path))
+    first = expand(sweep)
+    assert hashed == [str((tmp_path / "net.yaml").resolve())]  # once per expansion, not per point
+    assert all(set(p.files) == set(hashed) and len(p.id) == 16 for p in first)
+    assert [p.id for p in expand(sweep)] == [p.id for p in first]  # deterministic
+    write_layer_network(tmp_path, channels=12)  # same path, other contents
+    assert not {p.id for p in first} & {p.id for p in expand(sweep)}
+    write_layer_network(tmp_path)  # the old contents give the old ids back
+    assert [p.id for p in expand(sweep)] == [p.id for p in first]
+
+
+def test_ids_cover_measured_source_and_onnx_external_data(tmp_path, base):
+    import numpy as np
+
+    from memsim.sweep.files import file_digest, onnx_external_files
+
+    np.save(tmp_path / "w.npy", np.zeros(256, np.int8))
+    base.write_text(base.read_text() + "strategies:\n  compression:\n"
+                    "    weights: {format: measured, codec: zlib, source: w.npy}\n")
+    sweep = load_sweep(write_sweep(tmp_path, GRID))
+    first = {p.id for p in expand(sweep)}
+    np.save(tmp_path / "w.npy", np.arange(256, dtype=np.int8))
+    assert not first & {p.id for p in expand(sweep)}
+    pytest.importorskip("onnx")
+    from memsim.workloads import load_network
+    from memsim.workloads.importers.onnx_export import export_onnx
+
+    model = tmp_path / "net.onnx"  # shapes only: weights in net.weights.bin, not written
+    export_onnx(load_network(write_layer_network(tmp_path)), model)
+    assert onnx_external_files(model) == ["net.weights.bin"]
+    missing = file_digest(model)
+    (tmp_path / "net.weights.bin").write_bytes(b"\0" * 64)
+    zeros = file_digest(model)
+    (tmp_path / "net.weights.bin").write_bytes(b"\1" * 64)
+    assert len({missing, zeros, file_digest(model)}) == 3
+
+
+def test_edited_network_file_recomputes(tmp_path):
+    from memsim.config import load_scenario
+    from memsim.sweep import worker
+
+    scenario = load_scenario(write_file_base(tmp_path))
+    key = worker.prepared_key(scenario)
+    spec = write_sweep(tmp_path, FILE_GRID.replace("[0, 1]", "[0]"))
+    out = tmp_path / "out"
+    first = run_sweep(spec, out, workers=0, progress=False)
+    assert (first["done"], first["skipped"]) == (2, 0)
+    before = pd.read_parquet(first["results"])
+    assert run_sweep(spec, out, workers=0, progress=False)["skipped"] == 2  # unchanged: resumed
+    write_layer_network(tmp_path, channels=32)
+    assert worker.prepared_key(scenario) != key  # same path, new contents: no stale memo
+    # the in-process worker memos of the first run must not serve the old network
+    second = run_sweep(spec, out, workers=0, progress=False)
+    assert (second["done"], second["skipped"], second["failed"]) == (2, 0, 0)
+    after = pd.read_parquet(second["results"])
+    assert not set(before["id"]) & set(after["id"])
+    assert (after["compute_cycles"].to_numpy() > before["compute_cycles"].to_numpy()).all()
+    assert (after["latency_s"].to_numpy() > before["latency_s"].to_numpy()).all()

@@ -33,7 +33,7 @@ def _group_key(point) -> tuple:
 
     scenario = point.scenario
     try:
-        pkey = prepared_key(scenario)
+        pkey = prepared_key(scenario, point.files)
         levels = [lv for lv in scenario.hardware.memory.levels if lv.kind == "cache"]
         upper = tuple((lv.name, lv.size_bytes, lv.ways, lv.policy) for lv in levels[:-1])
     except Exception:  # noqa: BLE001 - grouping is only an optimisation
@@ -73,6 +73,16 @@ def plan_tasks(points, workers: int, chunk: int | None = None) -> list[list]:
         if task:
             tasks.append(task)
     return tasks
+
+
+def _task_options(options: dict, task) -> dict:
+    """The evaluator options of one task: ``options`` plus ``files``, the content digests
+    (path → SHA-256) the expansion computed for the task's points, so the worker keys its memos
+    by file contents without hashing the files again."""
+    files: dict = {}
+    for point in task:
+        files.update(point.files)
+    return {**options, "files": files}
 
 
 def _row(point, stored: dict, version: str) -> dict:
@@ -157,7 +167,8 @@ def run_sweep(spec, out=None, *, executor=None, workers=None, scheduler=None, da
         try:
             by_handle = {}
             for task in plan_tasks(todo, getattr(executor, "workers", 1), chunk):
-                handle = executor.submit(fn, [(p.id, p.scenario) for p in task], options)
+                handle = executor.submit(fn, [(p.id, p.scenario) for p in task],
+                                         _task_options(options, task))
                 by_handle[handle] = task
             for handle, rows, error in executor.as_completed():
                 task = by_handle.pop(handle)

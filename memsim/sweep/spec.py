@@ -7,11 +7,13 @@ entry's paths (exact equality of the YAML values, after path resolution).
 
 Each point is resolved in the parent process: the overrides are applied to the base scenario's
 raw YAML and the result validated as a ``Scenario``. The point id is a hash of the resolved
-scenario (every field, numbers in internal units), the seed and the memsim version, so the same
-physical point always maps to the same stored file and a changed base file or a new memsim
-version never reuses stale results. Two combinations that resolve to the same scenario (``512 KiB``
-and ``0.5 MiB``) share one id: the point is computed once and both rows show it. A point whose combination of values is invalid keeps its
-error (``status = "invalid"``) and is stored as failed without running.
+scenario (every field, numbers in internal units), the SHA-256 of every file it reads (network
+files, measured-compression sources; ``memsim.sweep.files``), the seed and the memsim version,
+so the same physical point always maps to the same stored file and a changed base file, an
+edited network file or a new memsim version never reuses stale results. Two combinations that
+resolve to the same scenario (``512 KiB`` and ``0.5 MiB``) share one id: the point is computed
+once and both rows show it. A point whose combination of values is invalid keeps its error
+(``status = "invalid"``) and is stored as failed without running.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from memsim.errors import InputError
 @dataclass
 class Point:
     """One design point: swept ``values`` (dotted path → YAML value), ``seed``, its ``id``, the
-    validated ``scenario`` (None when the combination is invalid, then ``error`` says why)."""
+    validated ``scenario`` (None when the combination is invalid, then ``error`` says why) and
+    ``files``: ``{path: SHA-256}`` of the user files the point reads (part of the id)."""
 
     index: int
     values: dict
@@ -38,6 +41,7 @@ class Point:
     scenario: object = None
     error: str | None = None
     keys: dict = field(default_factory=dict)
+    files: dict = field(default_factory=dict)
 
 
 def load_sweep(path):
@@ -90,10 +94,14 @@ def _canonical(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def point_id(resolved: dict, seed: int) -> str:
-    """16 hex digits of SHA-256 over the resolved scenario, the seed and the memsim version."""
-    text = _canonical({"scenario": resolved, "seed": seed, "memsim": memsim.__version__})
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def point_id(resolved: dict, seed: int, files: dict | None = None) -> str:
+    """16 hex digits of SHA-256 over the resolved scenario, the seed, the memsim version and
+    ``files`` (``{path: content digest}`` of the files the point reads; without any the text
+    hashed is the same as for a point that reads no file, so zoo-only ids do not change)."""
+    data = {"scenario": resolved, "seed": seed, "memsim": memsim.__version__}
+    if files:
+        data["files"] = files
+    return hashlib.sha256(_canonical(data).encode()).hexdigest()[:16]
 
 
 def _ordered(values: dict) -> list:
@@ -101,35 +109,54 @@ def _ordered(values: dict) -> list:
     return sorted(values.items(), key=lambda kv: kv[0].count("."))
 
 
-def expand(sweep) -> list[Point]:
-    """All points of ``sweep`` (combinations × seeds), resolved and hashed."""
-    from memsim.config.loader import apply_overrides, load_yaml, validate_data
-    from memsim.config.scenario import Scenario
+def _base_raw(sweep, base: Path) -> dict:
+    """The base scenario's raw YAML as plain data, its hardware file inlined unless swept
+    (read once, not per point)."""
+    from memsim.config.loader import load_yaml
 
-    base = Path(sweep.base)
     raw = _plain(load_yaml(base))
-    swept = value_columns(sweep)
-    if isinstance(raw.get("hardware"), str) and "hardware" not in swept:
+    if isinstance(raw.get("hardware"), str) and "hardware" not in value_columns(sweep):
         hw_path = Path(raw["hardware"]).expanduser()
         if not hw_path.is_absolute():
             hw_path = base.parent / hw_path
-        raw["hardware"] = _plain(load_yaml(hw_path.resolve()))  # read once, not per point
-    points = []
+        raw["hardware"] = _plain(load_yaml(hw_path.resolve()))
+    return raw
+
+
+def _point(index: int, raw: dict, base: Path, values: dict, seed: int, digests: dict) -> Point:
+    """One point: ``raw`` with ``values`` and ``seed`` applied, validated and hashed together
+    with the contents of the files it reads (``digests``: path → SHA-256 cache of the
+    expansion). An invalid combination keeps its located problem; its id covers the swept
+    values, the base data (hardware inlined) and the swept files' contents."""
+    from memsim.config.loader import apply_overrides, validate_data
+    from memsim.config.scenario import Scenario
+    from memsim.sweep.files import file_digests
+
+    overrides = dict(_ordered(values))
+    overrides["seed"] = seed
+    try:
+        data = apply_overrides(_plain(raw), overrides, base_dir=base.parent, path=base)
+        scenario = validate_data(Scenario, data, base, source_path=base)
+    except InputError as err:
+        problem = err.message.replace(str(base) + ": ", "", 1)
+        files = file_digests(values, digests)
+        pid = point_id({"invalid": values, "base": str(base), "raw": raw}, seed, files)
+        return Point(index, values, seed, pid, None, problem, files=files)
+    resolved = scenario.model_dump(mode="json")
+    files = file_digests(resolved, digests)
+    return Point(index, values, seed, point_id(resolved, seed, files), scenario, files=files)
+
+
+def expand(sweep) -> list[Point]:
+    """All points of ``sweep`` (combinations × seeds), resolved and hashed; ids cover the
+    contents of the files each point reads, each file hashed once per call."""
+    base = Path(sweep.base)
+    raw = _base_raw(sweep, base)
+    digests: dict = {}  # path → SHA-256, shared by every point of this expansion
+    points: list[Point] = []
     for values in combinations(sweep):
         for seed in sweep.seeds:
-            data = _plain(raw)
-            overrides = dict(_ordered(values))
-            overrides["seed"] = seed
-            try:
-                data = apply_overrides(data, overrides, base_dir=base.parent, path=base)
-                scenario = validate_data(Scenario, data, base, source_path=base)
-            except InputError as err:
-                problem = err.message.replace(str(base) + ": ", "", 1)
-                pid = point_id({"invalid": values, "base": str(base)}, seed)
-                points.append(Point(len(points), values, seed, pid, None, problem))
-                continue
-            resolved = scenario.model_dump(mode="json")
-            points.append(Point(len(points), values, seed, point_id(resolved, seed), scenario))
+            points.append(_point(len(points), raw, base, values, seed, digests))
     return points
 
 

@@ -6,7 +6,9 @@ batch goes on. Three memos live in each worker process (LRU, bounded), keyed by 
 parts of the resolved point they depend on (docs/sweeps.md, "Reuse"):
 
 1. *prepared streams* — workload graph, memory plan and mappings (``prepare_stream``): keyed by
-   the stream, the strategies and the hardware fields the mapper reads (compute, the level
+   the stream, the strategies, the contents (SHA-256) of the files they name (network files,
+   measured-compression sources: a file edited between runs of a long-lived worker is never
+   served from the memo) and the hardware fields the mapper reads (compute, the level
    list's names/kinds/scopes/line and the size of the tile-target level). DRAM, energy, price,
    latencies, bandwidths, associativity, policies and the sizes of the other levels are not
    part of the key. The tile line arrays are kept with them.
@@ -17,6 +19,8 @@ parts of the resolved point they depend on (docs/sweeps.md, "Reuse"):
    LLC associativity in the batch.
 
 ``options["reuse"] = False`` runs every point through ``memsim.simulate`` (the baseline).
+``options["files"]``: ``{path: SHA-256}`` of the task's files as hashed by the expansion
+(``memsim.sweep.spec``); a file missing from it is hashed here.
 """
 
 from __future__ import annotations
@@ -64,16 +68,22 @@ def _target_index(levels: list) -> int:
     return pads[0] if pads else 0
 
 
-def prepared_key(scenario) -> str:
-    """Key of the prepared streams: what ``prepare_stream`` reads of the point."""
+def prepared_key(scenario, files: dict | None = None) -> str:
+    """Key of the prepared streams: what ``prepare_stream`` reads of the point, including the
+    content digests of the files the streams and strategies name (``files``: path → SHA-256
+    already known, e.g. from the expansion; other files are hashed now)."""
+    from memsim.sweep.files import file_digests
+
+    streams = [s.model_dump(mode="json") for s in scenario.streams]
+    strategies = scenario.strategies.model_dump(mode="json")
+    digests = file_digests([streams, strategies], files)
     hw = scenario.hardware.model_dump(mode="json")
     levels = hw["memory"]["levels"]
     target = _target_index(levels)
     shape = [{"name": lv["name"], "kind": lv["kind"], "scope": lv["scope"],
               "line": lv.get("line_bytes"), "size": lv["size_bytes"] if i == target else None}
              for i, lv in enumerate(levels)]
-    return _canon({"streams": [s.model_dump(mode="json") for s in scenario.streams],
-                   "strategies": scenario.strategies.model_dump(mode="json"),
+    return _canon({"streams": streams, "strategies": strategies, "files": digests,
                    "compute": hw["compute"], "levels": shape,
                    "line": scenario.hardware.memory.line_bytes})
 
@@ -97,10 +107,10 @@ def _cache_specs(scenario):
     return specs
 
 
-def _prepared(scenario):
+def _prepared(scenario, files=None):
     from memsim.engine.run import TileMemo, prepare_stream
 
-    key = prepared_key(scenario)
+    key = prepared_key(scenario, files)
     if key in _PREPARED:
         _PREPARED.move_to_end(key)
         return key, _PREPARED[key]
@@ -141,8 +151,9 @@ def _counts(scenario, pkey, prepared, memo, llc_ways_wanted):
     return _remember(_COUNTS, key, (counts, sizes, "replay"), COUNTS_ENTRIES)
 
 
-def _llc_wanted(scenarios) -> dict:
-    """For a batch: the LLC associativities wanted per (upper key, LLC sets)."""
+def _llc_wanted(scenarios, files=None) -> dict:
+    """For a batch: the LLC associativities wanted per (upper key, LLC sets); ``files`` as for
+    ``prepared_key``."""
     from memsim.sweep import replay
 
     wanted: dict = {}
@@ -155,23 +166,25 @@ def _llc_wanted(scenarios) -> dict:
         except Exception:  # noqa: BLE001 - a bad geometry fails later, in its own point
             continue
         geometry = [(s.name, s.sets, s.ways, s.line_bytes, s.policy, s.shared) for s in specs]
-        ukey = (prepared_key(scenario), tuple(geometry[:-1]), scenario.streams[0].frames,
+        ukey = (prepared_key(scenario, files), tuple(geometry[:-1]), scenario.streams[0].frames,
                 specs[-1].line_bytes)
         wanted.setdefault((ukey, specs[-1].sets), set()).add(specs[-1].ways)
     return wanted
 
 
-def simulate_point(scenario, reuse: bool = True, llc_ways_wanted=None, tables: bool = True):
+def simulate_point(scenario, reuse: bool = True, llc_ways_wanted=None, tables: bool = True,
+                   files=None):
     """One point's ``Result`` and the method that produced it: ``full`` (``memsim.simulate``),
     ``prepared`` (memoised graph/plan/mapping, real caches), ``replay`` (memoised cache counts
     from the kernel) or ``stackdist`` (LLC counts from stack distances). ``tables=False``:
-    without the tables a sweep does not keep (``memsim.engine.run.simulate``)."""
+    without the tables a sweep does not keep (``memsim.engine.run.simulate``). ``files``: known
+    content digests of the point's files (``prepared_key``)."""
     from memsim.engine.run import simulate
     from memsim.sweep import replay
 
     if not reuse:
         return simulate(scenario, tables=tables), "full"  # what memsim.simulate runs
-    pkey, (prepared, memo) = _prepared(scenario)
+    pkey, (prepared, memo) = _prepared(scenario, files)
     if replay.single_core(scenario) and scenario.hardware.memory.cache_levels():
         try:
             counts, sizes, method = _counts(scenario, pkey, prepared, memo, llc_ways_wanted or {})
@@ -214,15 +227,17 @@ def evaluate_batch(tasks, options=None) -> list[dict]:
 
     Row keys: ``id``, ``status`` (``ok``/``failed``), ``error`` (text or None), ``method``,
     ``seconds`` (wall time of the point in the worker) and the metrics of ``summary_row``.
+    ``options``: ``reuse`` (default True) and ``files`` (path → SHA-256 of the task's files).
     """
     options = options or {}
     reuse = bool(options.get("reuse", True))
-    wanted = _llc_wanted([s for _, s in tasks]) if reuse else {}
+    files = dict(options.get("files") or {})
+    wanted = _llc_wanted([s for _, s in tasks], files) if reuse else {}
     rows = []
     for point_id, scenario in tasks:
         start = time.perf_counter()
         try:
-            result, method = simulate_point(scenario, reuse, wanted, tables=False)
+            result, method = simulate_point(scenario, reuse, wanted, tables=False, files=files)
             row = {"id": point_id, "status": "ok", "error": None, "method": method,
                    **summary_row(result, scenario)}
         except Exception as err:  # noqa: BLE001 - a failing point is recorded, the sweep goes on
