@@ -199,6 +199,51 @@ def test_residency_places_activations_then_weights_in_the_largest_scratchpad(tmp
     assert resident_ranges(cached, [plan]) == [None]  # caches decide, nothing pinned
 
 
+def test_host_io_copies_inputs_in_and_outputs_back_per_frame(tmp_path):
+    """A scratchpad accelerator with a resident arena: the frame waits for the input copy
+    (latency + bytes/bandwidth) before its tiles and for the output copy after them."""
+    hw = dram_only(tmp_path)  # 10 GB/s, 100 ns DRAM; 1024 B/cycle SPM port at 1 GHz
+    env = simpy.Environment()
+    system = System(env, hw, None, 1)
+    runner = Runner(system, 1, hw.compute.clock_hz)
+    plan = LayerPlan(name="only", op="elementwise", macs=0, target="SPM", tiles=lambda: iter(()),
+                     host_in_bytes=150_528, host_out_bytes=1_000)
+    done = env.event()
+    env.process(runner.stream(0, [plan], [0], 1, None, 0, None, np.random.default_rng(0), 0,
+                              done))
+    env.run(until=done)
+    copy = lambda n: 100_000 + n / 10e9 * 1e12  # ps: latency, then DRAM (the slower link)
+    assert env.now == pytest.approx(copy(150_528) + copy(1_000), rel=1e-6)
+    stats = runner.layers[0]
+    assert (stats.dram_read_bytes, stats.dram_write_bytes) == (150_528, 1_000)
+    assert stats.bytes_by_level["SPM"] == 151_528
+    assert stats.stall_ps_by_resource["dram"] == pytest.approx(env.now, rel=1e-9)
+
+
+def test_host_io_only_for_a_resident_arena_on_writable_host_memory(tmp_path):
+    from memsim.engine.residency import host_io, resident_ranges
+
+    graph = SimpleNamespace(inputs=("x",), outputs=("y", "y"),
+                            tensors={"x": SimpleNamespace(nbytes=3000),
+                                     "y": SimpleNamespace(nbytes=40)})
+    plan = SimpleNamespace(region=lambda kind: {"activation": (0, 64 * 1024),
+                                                "weight": (64 * 1024, 128 * 1024),
+                                                "state": (128 * 1024, 128 * 1024)}[kind])
+    hw = dram_only(tmp_path)
+    [ranges] = resident_ranges(hw, [plan])
+    assert host_io(hw, graph, plan, ranges) == (3000, 40)  # each output counted once
+    huge = SimpleNamespace(region=lambda kind: {"activation": (0, 2048 * 1024),
+                                                "weight": (2048 * 1024, 2048 * 1024),
+                                                "state": (2048 * 1024, 2048 * 1024)}[kind])
+    [ranges] = resident_ranges(hw, [huge])
+    assert host_io(hw, graph, huge, ranges) == (0, 0)  # arena streamed: tiles read the input
+    mcu = write_hw(tmp_path, MCU, "mcu.yaml")
+    [ranges] = resident_ranges(mcu, [plan])
+    assert host_io(mcu, graph, plan, ranges) == (0, 0)  # sensor DMA puts the input in SRAM
+    cached = write_hw(tmp_path, CACHED, "cached.yaml")
+    assert host_io(cached, graph, plan, None) == (0, 0)
+
+
 def test_prefetch_never_takes_another_cores_tile(tmp_path):
     """Two equal compute-bound tiles on two cores with double buffering run in parallel."""
     hw = dram_only(tmp_path, cores=2, mshrs=100_000)

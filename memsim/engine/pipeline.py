@@ -91,6 +91,8 @@ class LayerPlan:
     utilisation: float = 1.0
     extra_cycles_per_tile: float = 0.0  # e.g. decompression work added by strategies
     onchip_lines: tuple[tuple[int, int], ...] | None = None  # resident line ranges (stream-relative)
+    host_in_bytes: int = 0   # graph inputs copied in from host memory before the tiles
+    host_out_bytes: int = 0  # graph outputs copied back to host memory after them
 
 
 @dataclass
@@ -172,12 +174,34 @@ class Runner:
         env = self.env
         stats = LayerStats(stream, frame, plan.name, plan.op, macs=plan.macs, start_ps=env.now,
                            utilisation=plan.utilisation)
+        if plan.host_in_bytes:
+            yield from self._host_copy(stats, plan.host_in_bytes, write=False)
         dealer = _Dealer(iter(plan.tiles()), len(cores))
         procs = [env.process(self._core(c, dealer.hand(k), plan, stats, line_offset))
                  for k, c in enumerate(cores)]
         yield env.all_of(procs)
+        if plan.host_out_bytes:
+            yield from self._host_copy(stats, plan.host_out_bytes, write=True)
         stats.end_ps = env.now
         self.layers.append(stats)
+
+    def _host_copy(self, stats: LayerStats, nbytes: int, write: bool):
+        """Process: one DMA of ``nbytes`` between host memory and the on-chip backing level
+        (DRAM latency, then DRAM link and the level's port shared with everything else);
+        the layer waits for it, and the wait counts as a DRAM stall."""
+        env, system = self.env, self.system
+        start = env.now
+        yield env.timeout(int(system.hw.memory.dram.latency_ps))
+        yield env.all_of([system.dram.transfer(float(nbytes)),
+                          system.ports[system.backing][0].transfer(float(nbytes))])
+        stats.stall_ps_by_resource["dram"] = (stats.stall_ps_by_resource.get("dram", 0)
+                                              + env.now - start)
+        stats.bytes_by_level[system.backing] = (stats.bytes_by_level.get(system.backing, 0.0)
+                                                + nbytes)
+        if write:
+            stats.dram_write_bytes += nbytes
+        else:
+            stats.dram_read_bytes += nbytes
 
     def _core(self, core: int, work, plan: LayerPlan, stats: LayerStats, line_offset: int):
         """Process: one core's share of a layer, an in-order fetcher feeding the compute unit.

@@ -10,7 +10,12 @@ read-only (MCU flash), a compiler places data in the largest on-chip memory (``b
 3. then the states (KV caches), if they fit in what is left.
 
 Resident lines are served by that memory instead of DRAM; everything else is streamed from DRAM
-every time a tile needs it. Streams are placed in order, sharing the capacity. Placement is all
+every time a tile needs it. When the activations are resident and the backing store is the
+host's memory (writable DRAM or a host link, as on a USB or PCIe accelerator), every frame's
+graph inputs must first be copied in from it and the graph outputs copied back (``host_io``):
+the runtime's input and output DMA (e.g. the Edge TPU's USB transfers of each input tensor).
+On an MCU (read-only flash backing) the input is produced into SRAM by the sensor driver and
+nothing is charged. Streams are placed in order, sharing the capacity. Placement is all
 or nothing per region (a region that does not fit entirely stays in DRAM): a simplification of
 compilers that split a model between on-chip and off-chip parameters.
 """
@@ -42,3 +47,20 @@ def resident_ranges(hw, plans) -> list[tuple[tuple[int, int], ...] | None]:
                 ranges.append((lo // line, -(-hi // line)))
         out.append(tuple(ranges))
     return out
+
+
+def host_io(hw, graph, plan, ranges) -> tuple[int, int]:
+    """Bytes of graph inputs and outputs a stream moves over the DRAM link per frame, when its
+    activation arena is resident on chip (``ranges`` from ``resident_ranges``) and the backing
+    store is writable host memory; ``(0, 0)`` otherwise (then the layers' own tiles read the
+    input from DRAM and write the output there)."""
+    if backing_level(hw) is None or not hw.memory.dram.writable or not ranges:
+        return 0, 0
+    lo, hi = plan.region("activation")
+    line = hw.memory.line_bytes
+    span = (lo // line, -(-hi // line))
+    if hi <= lo or span not in ranges:
+        return 0, 0
+    in_bytes = sum(graph.tensors[t].nbytes for t in dict.fromkeys(graph.inputs))
+    out_bytes = sum(graph.tensors[t].nbytes for t in dict.fromkeys(graph.outputs))
+    return int(in_bytes), int(out_bytes)

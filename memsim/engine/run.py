@@ -20,7 +20,7 @@ from memsim.engine.collect import build_result
 from memsim.engine.feasibility import check_feasible
 from memsim.engine.links import start_refresh
 from memsim.engine.pipeline import LayerPlan, Runner
-from memsim.engine.residency import resident_ranges
+from memsim.engine.residency import host_io, resident_ranges
 from memsim.engine.system import System
 from memsim.engine.traffic import background_process
 
@@ -196,6 +196,10 @@ def _run(scenario, prepared, resident, seeds, progress, lazy_refresh: bool, buil
                             extra_cycles_per_tile=float(getattr(m, "extra_cycles_per_tile", 0.0)),
                             onchip_lines=onchip)
                   for m in mappings]
+        if layers:
+            host_in, host_out = host_io(hw, graph, plan, onchip)
+            layers[0].host_in_bytes = host_in
+            layers[-1].host_out_bytes = host_out
         cores = list(stream.cores) if stream.cores else list(range(hw.compute.cores))
         done = env.event()
         dones.append(done)
