@@ -152,6 +152,24 @@ def test_measured_zlib_blockwise_ratio_per_tensor(tmp_path):
     assert got["zeros"].ratio > 50
 
 
+def test_measured_source_rereads_a_file_edited_within_one_mtime_tick(tmp_path):
+    """The measurement cache is keyed by content, not mtime: rewriting the file and restoring
+    its timestamp still gives the new ratios."""
+    import os
+
+    path = tmp_path / "w.npy"
+    np.save(path, np.zeros((64, 64), np.int8))
+    stamp = os.stat(path).st_mtime_ns
+    before = measure_source(path, "zlib", 1024)
+    noise = np.random.default_rng(1).integers(-128, 127, size=(64, 64), dtype=np.int8)
+    np.save(path, noise)
+    os.utime(path, ns=(stamp, stamp))
+    after = measure_source(path, "zlib", 1024)
+    [name] = after
+    assert before[name].ratio > 10
+    assert after[name].ratio == pytest.approx(1.0)
+
+
 def test_measured_from_onnx_initializers(tmp_path):
     import onnx
     from onnx import helper, numpy_helper

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from memsim.errors import InputError
+from memsim.fileio import file_digest
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,8 @@ def measure_bytes(raw: bytes, codec: str, block_bytes: int = 4096) -> tuple[int,
 
 
 @lru_cache(maxsize=32)
-def _measure_file(path: str, mtime: float, codec: str, block_bytes: int) -> tuple:
+def _measure_file(path: str, digest: str, codec: str, block_bytes: int) -> tuple:
+    # keyed by the file's content digest (not its mtime, which two quick edits can share)
     out = []
     for name, arr in load_tensors(path).items():
         raw = np.ascontiguousarray(arr).tobytes()
@@ -109,7 +111,7 @@ def measure_source(path, codec: str, block_bytes: int = 4096) -> dict[str, Tenso
     p = Path(path)
     if not p.is_file():
         raise InputError(f"file not found: {p}", field="strategies.compression.source")
-    res = _measure_file(str(p.resolve()), p.stat().st_mtime, codec, int(block_bytes))
+    res = _measure_file(str(p.resolve()), file_digest(p), codec, int(block_bytes))
     return {t.name: t for t in res}
 
 

@@ -11,12 +11,9 @@ their bytes next to the resolved dict makes an edited file give new ids (no stal
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-#: digest of a path that cannot be read (validation already reported missing files; a file
-#: removed after validation fails in its own point)
-MISSING = "missing"
+from memsim.fileio import MISSING, file_digest, onnx_external_files  # noqa: F401 (re-exported)
 
 
 def referenced_files(resolved) -> list[str]:
@@ -32,65 +29,6 @@ def referenced_files(resolved) -> list[str]:
         elif isinstance(node, str) and Path(node).is_absolute():
             found.add(node)
     return sorted(found)
-
-
-def _bytes_digest(path: Path) -> str | None:
-    """SHA-256 hex of the file's bytes, or None when it cannot be read."""
-    try:
-        with open(path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
-    except OSError:
-        return None
-
-
-def _graph_tensors(graph):
-    """Every TensorProto of an ONNX ``graph``: initializers and node attributes, subgraphs too."""
-    yield from graph.initializer
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.HasField("t"):
-                yield attr.t
-            yield from attr.tensors
-            if attr.HasField("g"):
-                yield from _graph_tensors(attr.g)
-            for sub in attr.graphs:
-                yield from _graph_tensors(sub)
-
-
-def onnx_external_files(path) -> list[str]:
-    """Sorted external-data locations an ``.onnx`` model names (relative to its folder); [] for
-    other suffixes, models without external data and files that do not parse (the importer
-    reports those when the point runs)."""
-    path = Path(path)
-    if path.suffix.lower() != ".onnx":
-        return []
-    try:
-        data = path.read_bytes()
-        if b"location" not in data:  # every external tensor carries a "location" entry
-            return []
-        import onnx
-
-        model = onnx.load_model_from_string(data)
-    except Exception:  # noqa: BLE001 - unreadable/unparsable: the bytes digest still covers it
-        return []
-    return sorted({e.value for t in _graph_tensors(model.graph) for e in t.external_data
-                   if e.key == "location"})
-
-
-def file_digest(path) -> str:
-    """SHA-256 hex of ``path``'s bytes; for an ONNX model also over the bytes of each external-
-    data file it names (``onnx.load`` reads those). ``MISSING`` when ``path`` cannot be read."""
-    path = Path(path)
-    own = _bytes_digest(path)
-    if own is None:
-        return MISSING
-    external = onnx_external_files(path)
-    if not external:
-        return own
-    digest = hashlib.sha256(own.encode())
-    for name in external:
-        digest.update(f"\0{name}\0{_bytes_digest(path.parent / name) or MISSING}".encode())
-    return digest.hexdigest()
 
 
 def file_digests(resolved, cache: dict | None = None) -> dict[str, str]:
