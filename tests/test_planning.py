@@ -220,6 +220,75 @@ def test_every_complete_lane_is_exact_alone(bufs, spec):
                             lanes=lane)[0] == search.EXHAUSTED
 
 
+# Instances whose optimum is above the lower bound, so that "nothing fits below the optimum"
+# needs a real search (splits, components, restarts) rather than the root's bound: random
+# instances almost never have that gap. (sizes, starts, ends, optimum, lower bound); found in
+# review by random search, each optimum confirmed by an independent exact solver and an ILP
+# (scipy/HiGHS); every FOUND plan below is also checked by ``validate``.
+GAP = [
+    ([5, 5, 2, 4, 8, 13, 5, 1, 8, 1, 11, 2], [4, 3, 4, 2, 5, 7, 3, 7, 1, 0, 1, 4],
+     [6, 5, 7, 3, 8, 8, 6, 8, 3, 2, 4, 7], 24, 23),
+    ([11, 4, 6, 4, 2, 13, 11, 5, 5, 3, 3, 13, 6], [10, 4, 9, 3, 11, 12, 7, 12, 0, 8, 2, 2, 5],
+     [12, 9, 10, 5, 13, 13, 12, 13, 2, 9, 5, 6, 10], 25, 24),
+    ([2, 5, 5, 6, 5, 11, 11, 11, 8, 8, 13, 1, 13], [4, 7, 0, 5, 9, 11, 9, 11, 6, 0, 3, 10, 3],
+     [6, 12, 1, 11, 10, 12, 11, 13, 7, 1, 8, 11, 4], 29, 27),
+    ([6, 13, 2, 3, 5, 11, 3, 8, 11, 1, 6, 6], [2, 9, 4, 0, 6, 11, 9, 5, 6, 7, 1, 8],
+     [6, 11, 8, 4, 7, 12, 11, 6, 9, 11, 2, 9], 19, 18),
+    ([4, 6, 8, 13, 13, 2, 5, 6, 1, 3, 11, 4, 8], [0, 3, 2, 1, 1, 1, 0, 0, 2, 2, 4, 3, 0],
+     [1, 4, 6, 6, 2, 4, 1, 5, 4, 4, 5, 6, 3], 44, 43),
+    ([1, 11, 3, 3, 1, 6, 4, 8, 1, 2, 13, 6], [1, 3, 1, 2, 5, 6, 0, 1, 6, 4, 0, 6],
+     [3, 4, 6, 7, 6, 7, 3, 2, 7, 6, 1, 7], 18, 17),
+    ([2, 3, 4, 1, 11, 1, 1, 5, 11, 8, 13, 1, 13, 11, 13],
+     [3, 5, 4, 7, 8, 8, 3, 5, 1, 3, 11, 3, 6, 0, 1],
+     [5, 9, 9, 8, 12, 10, 6, 9, 3, 4, 12, 6, 7, 1, 5], 26, 25),
+    ([11, 3, 2, 8, 2, 3, 6, 3, 8, 5], [5, 3, 3, 1, 2, 1, 4, 2, 1, 4],
+     [6, 6, 5, 4, 5, 5, 6, 4, 2, 5], 22, 21),
+]
+GAP_SETTINGS = {"portfolio": {}, "TWA": {"lanes": (search.Lane(("TWA",)),)},
+                "TAW": {"lanes": (search.Lane(("TAW",)),)},
+                "WAT": {"lanes": (search.Lane(("WAT",)),)},
+                "restarts": {"lanes": (search.Lane(search.LANES[-1].specs, restarts=True),),
+                             "unit_nodes": 2, "comp_unit": 1}}
+
+
+@pytest.mark.parametrize("setting", list(GAP_SETTINGS))
+@pytest.mark.parametrize("case", range(len(GAP)))
+def test_search_proves_optima_above_the_lower_bound(case, setting):
+    import time
+
+    sizes, starts, ends, opt, lb = GAP[case]
+    bufs = [Buffer(f"b{i}", s, a, e) for i, (s, a, e) in enumerate(zip(sizes, starts, ends))]
+    s, a, b = as_arrays(bufs)
+    assert lower_bound(s, a, b) == lb < opt
+    kw = GAP_SETTINGS[setting]
+    status, offs = search.solve(s, a, b, opt, time.perf_counter() + 60, **kw)
+    assert status == search.FOUND
+    validate(bufs, {bb.id: int(o) for bb, o in zip(bufs, offs)})
+    assert int((offs + s).max()) <= opt
+    assert search.solve(s, a, b, opt - 1, time.perf_counter() + 60, **kw)[0] == search.EXHAUSTED
+
+
+def test_depth_cap_never_fakes_a_proof():
+    """A tree cut short by the depth cap ends INCOMPLETE (the driver retires that lane without
+    a proof), not EXHAUSTED."""
+    from memsim.planning import _bnb
+
+    sizes, starts, ends, opt, _ = GAP[0]
+    s, a, b = (np.array(x, dtype=np.int64) for x in (sizes, starts, ends))
+    lo, hi, m = search.sections(a, b)
+    ptr, adj = _bnb._adjacency(lo, hi)
+    kval = search.key_values(s, lo, hi, (b - a).astype(np.float64))
+
+    def finish(depth_cap=None):
+        st0 = _bnb.SearchState(s, lo, hi, m, ptr, adj, opt - 1, kval, search.spec_codes(["TWA"]))
+        if depth_cap is not None:
+            st0.lv = st0.lv[:depth_cap].copy()
+        return st0.run(10**7)
+
+    assert finish() == search.EXHAUSTED
+    assert finish(depth_cap=4) == _bnb.INCOMPLETE
+
+
 def test_rank_rows_follow_the_keys_and_perturb_reproducibly():
     """Variant 0 of spec TWA ranks by (section peak, width, area), larger first, ties by
     index; a perturbed variant (v >= number of specs) depends only on its salt."""

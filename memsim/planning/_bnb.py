@@ -41,6 +41,7 @@ import numpy as np
 from numba import njit
 
 FOUND, EXHAUSTED, BUDGET = 1, 0, 2
+INCOMPLETE = 3  # the tree is done but the depth cap pruned part of it: no proof
 WASTE = -2
 RELEASE_BOUND = True  # per-section release-date bound (see _release_bound)
 
@@ -122,7 +123,7 @@ class SearchState:
         self.dom = True
         # scalars, see _run
         self.sc = np.array([0, 0, 0, 0, -1, -1, 0, 1, 0, 0, m, -1, -1, 0, comp_unit, variant,
-                            salt], dtype=np.int64)
+                            salt, 0], dtype=np.int64)
         _rank_row(0, variant, self.order, self.rank, lo, hi, self.usum, self.kval, self.specs,
                   self.noise, salt, self.keytmp)
 
@@ -335,7 +336,8 @@ def _run(sizes, lo, hi, ptr, adj, order, rank, C, offset, minoff, usum, top, lv,
     #     8 nodes, 9 window lo, 10 window hi (sections of the component being solved),
     #     11 innermost split level (-1 none), 12 level that entered the current component
     #     (-1 none), 13 rank row in use (component nesting depth), 14 node unit of
-    #     component restarts (0: off), 15 priority variant in use, 16 noise salt
+    #     component restarts (0: off), 15 priority variant in use, 16 noise salt, 17 set
+    #     once the depth cap pruned a node (an exhausted tree is then INCOMPLETE)
     # lv[k]: 0 cand_start, 1 cand_end, 2 pos, 3 applied (-1 none, else the child taken),
     #        4 offset for the children, 5 o2 (floor after a waste), 6-8 saved F/last_off/last_idx,
     #        9 type, 10-12 saved window lo/hi and split level, 13 split level X (CONT/DONE),
@@ -414,7 +416,8 @@ def _run(sizes, lo, hi, ptr, adj, order, rank, C, offset, minoff, usum, top, lv,
                 ok = _release_bound(sizes, lo, hi, ptr, adj, offset, minoff, F, wlo, whi, C,
                                     eff, acc, byeff)
             if ok and sc[0] + 1 >= depth_cap:
-                ok = False  # depth cap (never reached in practice): prune, stays sound
+                ok = False  # depth cap (never reached in practice): prune, and remember
+                sc[17] = 1  # that an exhausted tree is then no proof
             if ok:
                 start = sc[1]
                 if start + n + 2 * m + 4 > cand.shape[0]:
@@ -517,7 +520,7 @@ def _run(sizes, lo, hi, ptr, adj, order, rank, C, offset, minoff, usum, top, lv,
                 sc[0] = d + 1
         # advance the deepest level to its next child
         if sc[0] == 0:
-            return 0  # EXHAUSTED: no plan fits below C
+            return EXHAUSTED if sc[17] == 0 else INCOMPLETE  # no plan fits below C
         d = sc[0] - 1
         a = lv[d, 3]
         typ = lv[d, 9]

@@ -26,8 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from memsim.planning._bnb import (BUDGET, EXHAUSTED, FOUND, KEY_A, KEY_L, KEY_Q, KEY_S, KEY_T,
-                                  KEY_W, KEY_Z, SearchState, _adjacency)
+from memsim.planning._bnb import (BUDGET, EXHAUSTED, FOUND, INCOMPLETE, KEY_A, KEY_L, KEY_Q,
+                                  KEY_S, KEY_T, KEY_W, KEY_Z, SearchState, _adjacency)
 
 __all__ = ["BUDGET", "EXHAUSTED", "FOUND", "LANES", "Lane", "components", "luby", "node_cost",
            "sections", "solve"]
@@ -153,6 +153,7 @@ class _LaneRun:
         self.attempt = 0
         self.state: SearchState | None = None
         self.left = 0.0
+        self.dead = False  # a complete lane whose tree ended without a proof (depth cap)
 
     def current(self) -> SearchState:
         """The lane's live search, (re)started when its run length is spent."""
@@ -187,7 +188,11 @@ def _solve_group(s, a, b, capacity, deadline, seed, unit_nodes, comp_unit, work,
                    >> np.uint64(1))
         runs.append(_LaneRun(lane, problem, capacity, salt, unit_nodes, comp_unit))
     while True:
+        if all(run.dead for run in runs):
+            return BUDGET, None
         for run in runs:
+            if run.dead:
+                continue
             state = run.current()
             step = int(min(slice_nodes, run.left))
             before = int(state.sc[8])
@@ -199,5 +204,8 @@ def _solve_group(s, a, b, capacity, deadline, seed, unit_nodes, comp_unit, work,
                 return FOUND, state.offset.copy()
             if status == EXHAUSTED:
                 return EXHAUSTED, None
+            if status == INCOMPLETE:  # no proof: restart, or retire a complete lane
+                run.left = 0
+                run.dead = not run.lane.restarts
             if work[0] >= work[1] or time.perf_counter() >= deadline:
                 return BUDGET, None
