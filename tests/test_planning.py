@@ -268,6 +268,19 @@ def test_search_proves_optima_above_the_lower_bound(case, setting):
     assert search.solve(s, a, b, opt - 1, time.perf_counter() + 60, **kw)[0] == search.EXHAUSTED
 
 
+def test_best_bisects_in_steps_of_the_sizes_gcd_and_proves_the_optimum():
+    """Sizes scaled by 8: every target tried is a multiple of 8, and ``best`` ends at the
+    optimum (8 x 24) with the target below it proved infeasible."""
+    sizes, starts, ends, opt, lb = GAP[0]
+    bufs = [Buffer(f"b{i}", 8 * s, a, e) for i, (s, a, e) in enumerate(zip(sizes, starts, ends))]
+    plan = plan_buffers(bufs, "best", time_limit_s=30)
+    validate(bufs, plan)
+    assert plan.arena_bytes == 8 * opt and plan.lower_bound_bytes == 8 * lb
+    assert plan.stats["proved_optimal"] and plan.stats["proven_lower_bound"] == 8 * opt
+    assert plan.stats["attempts"]
+    assert all(a["capacity"] % 8 == 0 for a in plan.stats["attempts"])
+
+
 def test_depth_cap_never_fakes_a_proof():
     """A tree cut short by the depth cap ends INCOMPLETE (the driver retires that lane without
     a proof), not EXHAUSTED."""
