@@ -43,6 +43,29 @@ def _axis_bound(plan, p, box):
 
 
 @njit(cache=True)
+def _combination_value(plan, box, q, nt, off, idx):
+    """Element index of one combination ``idx`` of the access's ``nt`` terms at ``plan[q:]``:
+    ``off + sum(coef_t * (box[dim_t, 0] + idx[t]))``."""
+    v = off
+    for t in range(nt):
+        v += plan[q + 2 * t + 1] * (box[plan[q + 2 * t], 0] + idx[t])
+    return v
+
+
+@njit(cache=True)
+def _next_combination(plan, box, q, nt, idx):
+    """Advance ``idx`` like an odometer over the box extents of the terms (last term fastest);
+    wraps to all zeros after the last combination."""
+    t = nt - 1
+    while t >= 0:
+        idx[t] += 1
+        if idx[t] < box[plan[q + 2 * t], 1]:
+            return
+        idx[t] = 0
+        t -= 1
+
+
+@njit(cache=True)
 def _axis_fill(plan, p, box, out, start):
     """Write the axis's sorted distinct in-range values to ``out[start:]``; return how many."""
     off = plan[p]
@@ -124,17 +147,8 @@ def _axis_fill(plan, p, box, out, start):
         vals = np.empty(total, np.int64)
         idx = np.zeros(nt, np.int64)
         for j in range(total):
-            v = off
-            for t in range(nt):
-                v += plan[q + 2 * t + 1] * (box[plan[q + 2 * t], 0] + idx[t])
-            vals[j] = v
-            t = nt - 1
-            while t >= 0:
-                idx[t] += 1
-                if idx[t] < box[plan[q + 2 * t], 1]:
-                    break
-                idx[t] = 0
-                t -= 1
+            vals[j] = _combination_value(plan, box, q, nt, off, idx)
+            _next_combination(plan, box, q, nt, idx)
         vals.sort()
         for j in range(total):
             v = vals[j]
@@ -145,18 +159,10 @@ def _axis_fill(plan, p, box, out, start):
     mark = np.zeros(b - a, np.bool_)
     idx = np.zeros(nt, np.int64)
     for j in range(total):
-        v = off
-        for t in range(nt):
-            v += plan[q + 2 * t + 1] * (box[plan[q + 2 * t], 0] + idx[t])
+        v = _combination_value(plan, box, q, nt, off, idx)
         if a <= v < b:
             mark[v - a] = True
-        t = nt - 1
-        while t >= 0:
-            idx[t] += 1
-            if idx[t] < box[plan[q + 2 * t], 1]:
-                break
-            idx[t] = 0
-            t -= 1
+        _next_combination(plan, box, q, nt, idx)
     for v in range(b - a):
         if mark[v]:
             out[start + k] = a + v
