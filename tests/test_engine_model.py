@@ -212,7 +212,11 @@ def test_host_io_copies_inputs_in_and_outputs_back_per_frame(tmp_path):
     env.process(runner.stream(0, [plan], [0], 1, None, 0, None, np.random.default_rng(0), 0,
                               done))
     env.run(until=done)
-    copy = lambda n: 100_000 + n / 10e9 * 1e12  # ps: latency, then DRAM (the slower link)
+    dram = hw.memory.dram
+
+    def copy(n):  # ps: latency, then the DRAM link (slower than the SPM port)
+        return dram.latency_ps + n / dram.bandwidth_bytes_per_s * 1e12
+
     assert env.now == pytest.approx(copy(150_528) + copy(1_000), rel=1e-6)
     stats = runner.layers[0]
     assert (stats.dram_read_bytes, stats.dram_write_bytes) == (150_528, 1_000)

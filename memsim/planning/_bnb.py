@@ -40,6 +40,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from memsim.planning.buffers import section_totals
+
 FOUND, EXHAUSTED, BUDGET = 1, 0, 2
 INCOMPLETE = 3  # the tree is done but the depth cap pruned part of it: no proof
 WASTE = -2
@@ -103,10 +105,7 @@ class SearchState:
         self.rank = np.zeros((n + 2, n), dtype=np.int64)
         self.offset = np.full(n, -1, dtype=np.int64)
         self.minoff = np.zeros(n, dtype=np.int64)
-        usum = np.zeros(m + 1, dtype=np.int64)
-        np.add.at(usum, lo, sizes)
-        np.subtract.at(usum, hi, sizes)
-        self.usum = np.cumsum(usum)[:m].copy()
+        self.usum = section_totals(sizes, lo, hi, m)  # unplaced bytes per section
         self.top = np.zeros(m, dtype=np.int64)
         depth_cap = 3 * n + 64
         self.lv = np.zeros((depth_cap, 23), dtype=np.int64)  # per level bookkeeping, see _run

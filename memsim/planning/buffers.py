@@ -63,6 +63,22 @@ def as_arrays(buffers: Sequence[Buffer]) -> tuple[np.ndarray, np.ndarray, np.nda
     return sizes, starts, ends
 
 
+def sections(starts, ends):
+    """Section index ranges ``(lo, hi, m)`` of intervals over their distinct end points: buffer
+    i covers sections ``[lo[i], hi[i])`` of the ``m`` between consecutive points."""
+    points = np.unique(np.concatenate([starts, ends]))
+    return (np.searchsorted(points, starts).astype(np.int64),
+            np.searchsorted(points, ends).astype(np.int64), points.size - 1)
+
+
+def section_totals(sizes, lo, hi, m: int) -> np.ndarray:
+    """Bytes live in each of ``m`` sections (``int64``) for buffers covering ``[lo, hi)``."""
+    delta = np.zeros(m + 1, dtype=np.int64)
+    np.add.at(delta, lo, sizes)
+    np.subtract.at(delta, hi, sizes)
+    return np.cumsum(delta)[:m]
+
+
 def live_profile(sizes, starts, ends) -> tuple[np.ndarray, np.ndarray]:
     """Live bytes over time: ``(points, live)`` where ``live[i]`` holds on ``[points[i], points[i+1])``.
 
@@ -73,10 +89,8 @@ def live_profile(sizes, starts, ends) -> tuple[np.ndarray, np.ndarray]:
     if sizes.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     points = np.unique(np.concatenate([starts, ends]))
-    delta = np.zeros(points.size, dtype=np.int64)
-    np.add.at(delta, np.searchsorted(points, starts), sizes)
-    np.subtract.at(delta, np.searchsorted(points, ends), sizes)
-    return points, np.cumsum(delta)
+    lo, hi, m = sections(starts, ends)
+    return points, np.append(section_totals(sizes, lo, hi, m), 0)
 
 
 def lower_bound(sizes, starts, ends) -> int:

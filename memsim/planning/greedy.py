@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from memsim.planning.buffers import section_totals, sections
+
 
 @njit(cache=True)
 def _best_fit_in_order(order, sizes, starts, ends):
@@ -65,23 +67,23 @@ def order_by_size(sizes, starts, ends) -> np.ndarray:
 
 def greedy_by_size(sizes, starts, ends) -> np.ndarray:
     """Best-fit offsets visiting buffers by non-increasing size (Pisarchyk & Lee 2020, §4.3)."""
+    return _greedy(order_by_size, sizes, starts, ends)
+
+
+def _greedy(order_fn, sizes, starts, ends) -> np.ndarray:
+    """Best-fit offsets visiting buffers in ``order_fn(sizes, starts, ends)`` order."""
     sizes, starts, ends = (np.asarray(a, dtype=np.int64) for a in (sizes, starts, ends))
     if sizes.size == 0:
         return np.zeros(0, dtype=np.int64)
-    return _best_fit_in_order(order_by_size(sizes, starts, ends), sizes, starts, ends)
+    return _best_fit_in_order(order_fn(sizes, starts, ends), sizes, starts, ends)
 
 
 def order_by_breadth(sizes, starts, ends) -> np.ndarray:
     """Visit order of greedy by breadth: steps (sections between event points) by non-increasing
     breadth; inside a step its buffers not yet visited by non-increasing size."""
-    points = np.unique(np.concatenate([starts, ends]))
-    lo = np.searchsorted(points, starts)
-    hi = np.searchsorted(points, ends)
-    m = max(points.size - 1, 1)
-    delta = np.zeros(m + 1, dtype=np.int64)
-    np.add.at(delta, lo, sizes)
-    np.subtract.at(delta, hi, sizes)
-    breadth = np.cumsum(delta)[:m]
+    lo, hi, m = sections(starts, ends)
+    m = max(m, 1)
+    breadth = section_totals(sizes, lo, hi, m)
     step_order = np.lexsort((np.arange(m), -breadth))
     by_size = order_by_size(sizes, starts, ends)
     # group buffers by the steps they cover: a buffer covers sections [lo, hi)
@@ -98,10 +100,7 @@ def order_by_breadth(sizes, starts, ends) -> np.ndarray:
 
 def greedy_by_breadth(sizes, starts, ends) -> np.ndarray:
     """Best-fit offsets visiting steps by breadth (Pisarchyk & Lee 2020, §4.4)."""
-    sizes, starts, ends = (np.asarray(a, dtype=np.int64) for a in (sizes, starts, ends))
-    if sizes.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    return _best_fit_in_order(order_by_breadth(sizes, starts, ends), sizes, starts, ends)
+    return _greedy(order_by_breadth, sizes, starts, ends)
 
 
 def no_reuse(sizes, starts, ends) -> np.ndarray:

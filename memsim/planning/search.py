@@ -27,7 +27,8 @@ from typing import NamedTuple
 import numpy as np
 
 from memsim.planning._bnb import (BUDGET, EXHAUSTED, FOUND, INCOMPLETE, KEY_A, KEY_L, KEY_Q,
-                                  KEY_S, KEY_T, KEY_W, KEY_Z, SearchState, _adjacency)
+                                  KEY_S, KEY_T, KEY_W, KEY_Z, SearchState, _adjacency, _luby)
+from memsim.planning.buffers import sections
 
 __all__ = ["BUDGET", "EXHAUSTED", "FOUND", "LANES", "Lane", "components", "luby", "node_cost",
            "sections", "solve"]
@@ -54,13 +55,9 @@ LANES = (Lane(("TWA",)), Lane(("TAW",)), Lane(("WAT",)),
 
 def luby(i: int) -> int:
     """The i-th term (i >= 1) of the Luby restart sequence 1,1,2,1,1,2,4,... (Luby, Sinclair &
-    Zuckerman 1993: optimal universal restart schedule for Las Vegas algorithms)."""
-    k = 1
-    while (1 << k) - 1 < i:
-        k += 1
-    if (1 << k) - 1 == i:
-        return 1 << (k - 1)
-    return luby(i - (1 << (k - 1)) + 1)
+    Zuckerman 1993: optimal universal restart schedule for Las Vegas algorithms); the kernel's
+    own ``_luby`` schedules component restarts."""
+    return int(_luby(i))
 
 
 def key_values(sizes, lo, hi, widths) -> np.ndarray:
@@ -94,13 +91,6 @@ def components(starts, ends) -> list[np.ndarray]:
     reach = np.maximum.accumulate(ends[order])
     cut = np.flatnonzero(starts[order][1:] >= reach[:-1]) + 1
     return [np.sort(g) for g in np.split(order, cut)]
-
-
-def sections(starts, ends):
-    """Section index ranges ``(lo, hi, m)`` of intervals over their distinct end points."""
-    points = np.unique(np.concatenate([starts, ends]))
-    return (np.searchsorted(points, starts).astype(np.int64),
-            np.searchsorted(points, ends).astype(np.int64), points.size - 1)
 
 
 def node_cost(lo, hi, m) -> int:
