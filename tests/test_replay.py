@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from memsim.cache import CacheLevelSpec, Hierarchy
 from memsim.cache.replay import replay
@@ -146,3 +148,37 @@ def test_cli_bad_trace_and_bad_compat_exit_2(tmp_path, capsys):
     code, out, err = run_cli(["replay", str(DATA / "tiny_lackey.txt"), "--hardware", str(HW),
                               "--compat", "dinero"], capsys)
     assert code == 2 and "compat" in err
+
+
+def _reference_spans(tr: Trace, line: int, instructions: bool, cg: bool):
+    """The vectorised numpy preparation replay used before the compiled pass (the oracle)."""
+    if not instructions:
+        tr = tr.data_only()
+    first, nl = tr.spans(line)
+    kind = tr.kind
+    if cg:
+        return first, nl, np.where(kind == INSTR, 2, np.where(kind == STORE, 1, 0))
+    rep = np.where(kind == MODIFY, 2, 1)
+    idx = np.repeat(np.arange(len(tr)), rep)
+    second = np.zeros(idx.shape[0], dtype=bool)
+    second[np.cumsum(rep)[kind == MODIFY] - 1] = True
+    return first[idx], nl[idx], np.where(second | (kind[idx] == STORE), 1, 0)
+
+
+@given(st.lists(st.tuples(st.integers(0, 2**40), st.integers(1, 300), st.integers(0, 3)),
+                max_size=60),
+       st.sampled_from([16, 48, 64, 100, 128]), st.booleans(), st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_prepare_spans_equals_the_numpy_reference(rows, line, instructions, cg):
+    """One compiled pass gives exactly the old spans, modify expansion and instruction rules,
+    for power-of-two lines (shift path) and other lines (division path)."""
+    from memsim.cache.trace import prepare_spans
+
+    addr = np.array([r[0] for r in rows], dtype=np.uint64)
+    size = np.array([r[1] for r in rows], dtype=np.int64)
+    kind = np.array([r[2] for r in rows], dtype=np.uint8)
+    tr = Trace(addr, size, kind)
+    got = prepare_spans(tr, line, instructions, cg)
+    want = _reference_spans(tr, line, instructions, cg)
+    for g, w in zip(got, want):
+        assert g.tolist() == np.asarray(w).tolist()

@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from memsim.cache.hierarchy import COUNTER_NAMES, Hierarchy
-from memsim.cache.trace import INSTR, MODIFY, STORE, Trace
+from memsim.cache.trace import INSTR, Trace, prepare_spans
 
 CHUNK = 1 << 22  # accesses per kernel call: bounds the temporary line arrays
 
@@ -28,24 +28,8 @@ def replay(trace: Trace, hierarchy: Hierarchy, instructions: bool | None = None,
     cg = hierarchy.compat == "cachegrind"
     if instructions is None:
         instructions = cg
-    if not instructions:
-        trace = trace.data_only()
-    first, nl = trace.spans(line)
-    kind = trace.kind
-    if cg:
-        kinds = np.where(kind == INSTR, 2, np.where(kind == STORE, 1, 0)).astype(np.uint8)
-    else:
-        # modify = load + store of the same bytes (lackey's M is a read-modify-write)
-        is_m = kind == MODIFY
-        if is_m.any():
-            rep = np.where(is_m, 2, 1)
-            idx = np.repeat(np.arange(len(trace)), rep)
-            second = np.zeros(idx.shape[0], dtype=bool)
-            second[np.cumsum(rep)[is_m] - 1] = True
-            first, nl, kind = first[idx], nl[idx], kind[idx]
-            kinds = np.where(second | (kind == STORE), 1, 0).astype(np.uint8)
-        else:
-            kinds = (kind == STORE).astype(np.uint8)
+    first, nl, kinds = prepare_spans(trace, line, instructions, cg)
+    accesses = len(trace) if instructions else int(np.count_nonzero(trace.kind != INSTR))
     for start in range(0, first.shape[0], CHUNK):
         sl = slice(start, start + CHUNK)
         hierarchy.access_spans(0, first[sl], nl[sl], kinds[sl])
@@ -53,7 +37,7 @@ def replay(trace: Trace, hierarchy: Hierarchy, instructions: bool | None = None,
         hierarchy.flush()
     seconds = time.perf_counter() - t0
     rows = hierarchy.stats_dicts()
-    result = {"accesses": int(len(trace)), "seconds": seconds, "levels": rows[:-1],
+    result = {"accesses": accesses, "seconds": seconds, "levels": rows[:-1],
               "memory": {k: rows[-1][k] for k in ("loads", "stores")}}
     if cg:
         result["cachegrind"] = hierarchy.cachegrind_counters()

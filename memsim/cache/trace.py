@@ -42,6 +42,75 @@ class Trace:
         return first.view(np.int64), (last - first).astype(np.int64) + 1
 
 
+@njit(cache=True)
+def _prepare_spans(addr, size, kind, line_bytes, keep_instr, cachegrind):
+    """One pass over a trace: ``(first_line, nlines, kinds)`` as the cache kernels take them.
+
+    Instruction fetches are dropped unless ``keep_instr`` (kept ones are loads outside
+    cachegrind mode). cachegrind rules: kinds 0 load,
+    1 store, 2 instruction fetch; a modify counts as one load (cg_sim.c). Other modes: a modify
+    becomes a load then a store of the same bytes (lackey's read-modify-write), so the output
+    can be longer than the input.
+    """
+    n = addr.shape[0]
+    m = 0
+    for i in range(n):
+        k = kind[i]
+        if k == 3:
+            if keep_instr:
+                m += 1
+        elif k == 2 and not cachegrind:
+            m += 2
+        else:
+            m += 1
+    first = np.empty(m, np.int64)
+    nl = np.empty(m, np.int64)
+    kinds = np.empty(m, np.uint8)
+    lb = np.uint64(line_bytes)
+    pow2 = line_bytes & (line_bytes - 1) == 0
+    sh = np.uint64(0)
+    while pow2 and (np.uint64(1) << sh) < lb:
+        sh += np.uint64(1)
+    j = 0
+    for i in range(n):
+        k = kind[i]
+        if k == 3 and not keep_instr:
+            continue
+        end = addr[i] + np.uint64(size[i] - 1)
+        if pow2:  # a shift, not a 64-bit division: 5-8x faster per access
+            f = addr[i] >> sh
+            c = np.int64((end >> sh) - f) + 1
+        else:
+            f = addr[i] // lb
+            c = np.int64(end // lb - f) + 1
+        if k == 2 and not cachegrind:
+            first[j] = np.int64(f)
+            nl[j] = c
+            kinds[j] = 0
+            j += 1
+            kinds[j] = 1
+        elif k == 3:
+            kinds[j] = 2 if cachegrind else 0  # a kept fetch is a load outside cachegrind mode
+        elif k == 1:
+            kinds[j] = 1
+        else:
+            kinds[j] = 0
+        first[j] = np.int64(f)
+        nl[j] = c
+        j += 1
+    return first, nl, kinds
+
+
+def prepare_spans(trace: "Trace", line_bytes: int, instructions: bool,
+                  cachegrind: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(first_line, nlines, kinds)`` of ``trace`` for :meth:`Hierarchy.access_spans`, in one
+    compiled pass (see :func:`_prepare_spans` for the modify and instruction rules)."""
+    addr = np.ascontiguousarray(trace.addr, dtype=np.uint64)
+    size = np.ascontiguousarray(trace.size, dtype=np.int64)
+    kind = np.ascontiguousarray(trace.kind, dtype=np.uint8)
+    return _prepare_spans(addr, size, kind, int(line_bytes), bool(instructions), bool(cachegrind))
+
+
 def load_npz(path: str | Path) -> Trace:
     """Read an ``.npz`` trace: ``addr`` (unsigned/non-negative integer byte addresses), optional
     ``write`` (bool), optional ``size`` (bytes ≥ 1, scalar or per access; default 1)."""
