@@ -1,0 +1,77 @@
+"""``memsim precompile`` and the build hook: an installed memsim compiles no kernel at run time."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBE = """import json, sys
+import memsim
+memsim.simulate(sys.argv[1])
+from memsim.cli.cmd_precompile import jit_cache_stats
+print(json.dumps({"file": memsim.__file__, **jit_cache_stats()}))
+"""
+SCENARIO = """name: probe
+hardware: {hw}
+streams:
+  - {{network: ds_cnn, dtype: int8, frames: 1}}
+seed: 0
+"""
+
+
+def _name(req: str) -> str:
+    return re.split(r"[<>=\[ ;]", req.strip(), maxsplit=1)[0].lower()
+
+
+def test_build_requires_cover_the_runtime_dependencies():
+    """The build runs memsim itself (``memsim precompile``), so its isolated environment needs
+    every runtime dependency."""
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    build = {_name(r) for r in meta["build-system"]["requires"]}
+    runtime = {_name(r) for r in meta["project"]["dependencies"]}
+    assert runtime <= build, sorted(runtime - build)
+
+
+def _probe(tmp_path: Path) -> dict:
+    scenario = tmp_path / "probe.yaml"
+    scenario.write_text(SCENARIO.format(hw=ROOT / "configs/hardware/raspberry-pi-5.yaml"))
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE)
+    # cwd outside the repository: an installed (non-editable) memsim is the one imported
+    out = subprocess.run([sys.executable, str(script), str(scenario)], cwd=tmp_path, check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_a_run_loads_every_kernel_from_numba_cache(tmp_path):
+    """numba's own statistics: every kernel of a whole run (planner, mapping, cache hierarchy)
+    is a cache hit and none is compiled. An installed copy gets its cache from the wheel
+    (setup.py runs ``memsim precompile`` at build time), so even its first run is all hits; a
+    source checkout fills its cache on the first run, so there the second run is checked."""
+    first = _probe(tmp_path)
+    installed = not Path(first["file"]).resolve().is_relative_to(ROOT)
+    stats = first if installed else _probe(tmp_path)
+    assert stats["misses"] == 0, stats["functions"]
+    assert stats["hits"] >= 3, stats["functions"]
+    names = " ".join(stats["functions"])
+    assert "footprint_lines_kernel" in names and "batch" in names
+
+
+def test_precompile_leaves_no_kernel_uncompiled(tmp_path, capsys):
+    """After ``memsim precompile`` (tiny runs on every preset, replay in every counter mode,
+    the planner's search and the sweep's stack-distance passes) the same warm-up is all hits."""
+    from memsim.cli import main
+
+    assert main(["precompile", "--stats"]) == 0
+    capsys.readouterr()
+    out = subprocess.run([sys.executable, "-m", "memsim", "precompile", "--stats"], cwd=ROOT,
+                         check=True, capture_output=True, text=True).stdout
+    stats = json.loads(out)
+    assert stats["misses"] == 0, stats["functions"]
+    assert any("_bnb" in n for n in stats["functions"])
+    assert any("_mattson" in n for n in stats["functions"])
