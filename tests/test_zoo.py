@@ -30,6 +30,14 @@ REFERENCE = [
     # Llama 3.2 1B: 1,235,814,400 (HF model card 1.24B); Llama 2 7B: 6,738,415,616
     ("llama-1b", 1_235_814_400, None, "HF meta-llama/Llama-3.2-1B config"),
     ("llama-7b", 6_738_415_616, None, "HF meta-llama/Llama-2-7b-hf config"),
+    # Llama 3.2 3B: 3,212,749,824 (model card 3.21B); Llama 3 8B: 8,030,261,248 (8.03B)
+    ("llama-3b", 3_212_749_824, None, "HF meta-llama/Llama-3.2-3B config"),
+    ("llama-8b", 8_030_261_248, None, "HF meta-llama/Meta-Llama-3-8B config"),
+    # torchvision GoogLeNet_Weights.IMAGENET1K_V1: 6,624,904 params, 1.50 GFLOPS (GMACs)
+    ("inception_v1", 6_624_904, 1.498, "torchvision GoogLeNet_Weights.IMAGENET1K_V1"),
+    # bert-large-uncased: 335,141,888 parameters incl. pooler (HF BertModel); MACs at 384 tokens:
+    # 24 x 384 x (4 d^2 + 2 d ffn) + 24 x 2 x 384^2 x d with d 1024, ffn 4096
+    ("bert_large", 335_141_888, 123.213, "HF bert-large-uncased"),
 ]
 
 
@@ -40,6 +48,27 @@ def test_params_exact_and_macs(name, params, gmacs, source):
     assert g.params == params, source
     if gmacs is not None:
         assert abs(g.macs / 1e9 - gmacs) / gmacs <= 0.01, (g.macs, source)
+
+
+def test_mobilenet_v1_width_multiplier():
+    # Howard et al. 2017 Table 6: 0.25 MobileNet-224 has 41 M mult-adds and 0.47 M parameters
+    g = build("mobilenet_v1", alpha=0.25)
+    assert round(g.params / 1e6, 2) == 0.47
+    assert abs(g.macs / 41e6 - 1) <= 0.01
+
+
+def test_resnet8_layer_by_layer():
+    # MLPerf Tiny IC ResNet-8 reference layers (32x32x3; 16/32/64 filters): convolution and
+    # dense MACs by hand, and parameters = weights + biases + batch-norm scale and shift
+    macs = (32 * 32 * 16 * 27 + 2 * 32 * 32 * 16 * 144                # stem, stack 1
+            + 16 * 16 * 32 * (144 + 288 + 16) + 8 * 8 * 64 * (288 + 576 + 32) + 640)
+    weights = (27 * 16 + 2 * 144 * 16 + 144 * 32 + 288 * 32 + 16 * 32 + 288 * 64 + 576 * 64
+               + 32 * 64 + 640)
+    biases = 16 + 2 * 16 + 3 * 32 + 3 * 64 + 10
+    bn = 2 * (16 + 2 * 16 + 2 * 32 + 2 * 64)
+    g = build("resnet8")
+    assert g.macs == macs == 12_501_632
+    assert g.params == weights + biases + bn == 78_186
 
 
 def test_ds_cnn():

@@ -158,9 +158,12 @@ def _mobilenet_v1(name, batch, dtype, resolution, classes, alpha, channels=3) ->
     return b.finish([b.softmax(x, name="softmax")])
 
 
-def mobilenet_v1(batch=1, dtype="int8", resolution=224, classes=1000) -> Graph:
-    """MobileNetV1 1.0-224 as Keras ``applications.MobileNet``."""
-    return _mobilenet_v1("mobilenet_v1", batch, dtype, resolution, classes, 1.0)
+def mobilenet_v1(batch=1, dtype="int8", resolution=224, classes=1000, alpha=1.0) -> Graph:
+    """MobileNetV1 as Keras ``applications.MobileNet``: width multiplier ``alpha`` (1.0, 0.75,
+    0.5, 0.25 are the published variants), 1.0-224 by default."""
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1] (got {alpha})")
+    return _mobilenet_v1("mobilenet_v1", batch, dtype, resolution, classes, alpha)
 
 
 def person_detect(batch=1, dtype="int8", resolution=96, classes=2) -> Graph:
@@ -216,3 +219,68 @@ def efficientnet_b0(batch=1, dtype="int8", resolution=224, classes=1000) -> Grap
         stage += 1
     x = _cbr(b, x, 1280, 1, 1, "features.8", "silu")
     return b.finish([_classifier(b, x, classes, "classifier")])
+
+
+def _inception(b, x, pre, c1, c3r, c3, c5r, c5, pool_proj):
+    """torchvision ``Inception`` block: four branches concatenated on channels; the "5x5" branch
+    uses a 3x3 kernel, as torchvision's (and TF-slim's) GoogLeNet do."""
+    y1 = _cbr(b, x, c1, 1, 1, f"{pre}.branch1")
+    y2 = _cbr(b, _cbr(b, x, c3r, 1, 1, f"{pre}.branch2.0"), c3, 3, 1, f"{pre}.branch2.1")
+    y3 = _cbr(b, _cbr(b, x, c5r, 1, 1, f"{pre}.branch3.0"), c5, 3, 1, f"{pre}.branch3.1")
+    y4 = b.pool(x, "max", 3, 1, 1, name=f"{pre}.branch4.pool")
+    y4 = _cbr(b, y4, pool_proj, 1, 1, f"{pre}.branch4.1")
+    return b.concat([y1, y2, y3, y4], axis=1, name=f"{pre}.concat")
+
+
+# PyTorch ceil_mode=True pooling: the extra window at the end is an extra row/column of padding
+# at the bottom/right (the same output size and the same elements read).
+_CEIL = (0, 0, 1, 1)
+
+
+def inception_v1(batch=1, dtype="int8", resolution=224, classes=1000) -> Graph:
+    """GoogLeNet / Inception v1 (Szegedy et al. 2015) as torchvision ``googlenet`` without the
+    auxiliary heads (inference): BasicConv2d = conv without bias + batch norm + ReLU, max pools
+    with ceil mode; the input normalisation (``transform_input``) is preprocessing, not an op."""
+    b = GraphBuilder("inception_v1", dtype, batch)
+    x = _image(b, 3, resolution)
+    x = _cbr(b, x, 64, 7, 2, "conv1")
+    x = b.pool(x, "max", 3, 2, _CEIL, name="maxpool1")
+    x = _cbr(b, x, 64, 1, 1, "conv2")
+    x = _cbr(b, x, 192, 3, 1, "conv3")
+    x = b.pool(x, "max", 3, 2, _CEIL, name="maxpool2")
+    blocks = {"3a": (64, 96, 128, 16, 32, 32), "3b": (128, 128, 192, 32, 96, 64),
+              "4a": (192, 96, 208, 16, 48, 64), "4b": (160, 112, 224, 24, 64, 64),
+              "4c": (128, 128, 256, 24, 64, 64), "4d": (112, 144, 288, 32, 64, 64),
+              "4e": (256, 160, 320, 32, 128, 128), "5a": (256, 160, 320, 32, 128, 128),
+              "5b": (384, 192, 384, 48, 128, 128)}
+    for key, cfg in blocks.items():
+        if key == "4a":
+            x = b.pool(x, "max", 3, 2, _CEIL, name="maxpool3")
+        elif key == "5a":
+            x = b.pool(x, "max", 2, 2, _CEIL, name="maxpool4")
+        x = _inception(b, x, f"inception{key}", *cfg)
+    return b.finish([_classifier(b, x, classes)])
+
+
+def resnet8(batch=1, dtype="int8", resolution=32, classes=10) -> Graph:
+    """MLPerf Tiny image-classification ResNet-8 (Banbury et al. 2021; the EEMBC/Keras reference
+    ``resnet_v1_eembc``): 32x32x3 input, conv 3x3 16, three residual stacks of 16/32/64 filters
+    (stride 2 and a 1x1 projection shortcut in the last two), average pool, dense 10; Keras
+    convolutions keep their biases, batch norm after each."""
+    b = GraphBuilder("resnet8", dtype, batch)
+    x = _image(b, 3, resolution)
+
+    def cbr(y, k, kern, s, name, act="relu"):
+        y = b.batchnorm(b.conv(y, k, kern, s, "same", bias=True, name=f"{name}.conv"),
+                        name=f"{name}.bn")
+        return b.act(y, act, name=f"{name}.relu") if act else y
+
+    x = cbr(x, 16, 3, 1, "stem")
+    for i, (k, s) in enumerate([(16, 1), (32, 2), (64, 2)], start=1):
+        y = cbr(cbr(x, k, 3, s, f"stack{i}.1"), k, 3, 1, f"stack{i}.2", act=None)
+        if s != 1:
+            x = b.conv(x, k, 1, s, "same", bias=True, name=f"stack{i}.shortcut")
+        x = b.act(b.add(x, y, name=f"stack{i}.add"), "relu", name=f"stack{i}.relu")
+    x = b.global_pool(x, name="avgpool")
+    x = b.flatten(x, name="flatten")
+    return b.finish([b.softmax(b.linear(x, classes, name="dense"), name="softmax")])

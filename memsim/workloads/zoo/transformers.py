@@ -1,4 +1,4 @@
-"""Transformers of the zoo: BERT-base, ViT-B/16 and a decoder-only LLM family.
+"""Transformers of the zoo: BERT-base and -large, ViT-B/16 and a decoder-only LLM family.
 
 Hidden states are 2-D ``(B*T, d_model)`` tensors (as inference engines keep them); attention
 reads Q/K/V through no-copy views ``(B, T, heads, d_head)`` with batched matmuls written as
@@ -40,10 +40,20 @@ def _encoder_layer(b: GraphBuilder, x: str, bt: tuple[int, int], d: int, heads: 
 def bert_base(batch=1, dtype="int8", seq_len=128) -> Graph:
     """BERT-base uncased (Devlin et al. 2019; Hugging Face ``bert-base-uncased`` config: 12 layers,
     d 768, 12 heads, FFN 3072, vocab 30522, 512 positions, 2 token types) incl. the pooler."""
+    return _bert("bert_base", batch, dtype, seq_len, layers=12, d=768, heads=12, ffn=3072)
+
+
+def bert_large(batch=1, dtype="int8", seq_len=384) -> Graph:
+    """BERT-large uncased (Hugging Face ``bert-large-uncased`` config: 24 layers, d 1024, 16
+    heads, FFN 4096, the base model's embeddings) incl. the pooler; 384 tokens by default, as in
+    MLPerf's SQuAD benchmark."""
+    return _bert("bert_large", batch, dtype, seq_len, layers=24, d=1024, heads=16, ffn=4096)
+
+
+def _bert(name, batch, dtype, seq_len, layers, d, heads, ffn) -> Graph:
     if not 1 <= seq_len <= 512:
         raise ValueError(f"seq_len must be in 1..512 (got {seq_len})")
-    b = GraphBuilder("bert_base", dtype, batch)
-    d = 768
+    b = GraphBuilder(name, dtype, batch)
     ids = b.input("input_ids", (batch, seq_len), "int32")
     tt = b.input("token_type_ids", (batch, seq_len), "int32")
     we = b.embedding(ids, 30522, d, name="embeddings.word")
@@ -52,8 +62,8 @@ def bert_base(batch=1, dtype="int8", seq_len=128) -> Graph:
     x = b.add(b.add(we, pe, name="embeddings.add_pos"), te, name="embeddings.add_type")
     x = b.layernorm(x, name="embeddings.ln")
     x = b.reshape(x, (batch * seq_len, d), name="embeddings.tokens")
-    for i in range(12):
-        x = _encoder_layer(b, x, (batch, seq_len), d, 12, 3072, f"encoder.{i}", pre_norm=False)
+    for i in range(layers):
+        x = _encoder_layer(b, x, (batch, seq_len), d, heads, ffn, f"encoder.{i}", pre_norm=False)
     first = b.select(b.reshape(x, (batch, seq_len, d), name="pooler.view"), 1, 0, name="pooler.first")
     pooled = b.act(b.linear(first, d, name="pooler.dense"), "tanh", name="pooler.tanh")
     return b.finish([x, pooled], {"seq_len": seq_len})
@@ -96,6 +106,16 @@ PRESETS = {
     # heads, intermediate 8192, vocab 128256, RMSNorm, SwiGLU, no biases, tied embeddings, RoPE.
     "llama-1b": dict(layers=16, d_model=2048, heads=32, kv_heads=8, ffn=8192, vocab=128256,
                      max_context=131072, norm="rms", mlp="swiglu", bias=False, tied=True,
+                     positions="rope"),
+    # Hugging Face ``meta-llama/Llama-3.2-3B`` config: 28 layers, hidden 3072, 24 heads, 8 KV
+    # heads, intermediate 8192, vocab 128256, tied embeddings, RoPE.
+    "llama-3b": dict(layers=28, d_model=3072, heads=24, kv_heads=8, ffn=8192, vocab=128256,
+                     max_context=131072, norm="rms", mlp="swiglu", bias=False, tied=True,
+                     positions="rope"),
+    # Hugging Face ``meta-llama/Meta-Llama-3-8B`` config: 32 layers, hidden 4096, 32 heads, 8 KV
+    # heads, intermediate 14336, vocab 128256, untied LM head, 8192 positions.
+    "llama-8b": dict(layers=32, d_model=4096, heads=32, kv_heads=8, ffn=14336, vocab=128256,
+                     max_context=8192, norm="rms", mlp="swiglu", bias=False, tied=False,
                      positions="rope"),
     # Hugging Face ``meta-llama/Llama-2-7b-hf`` config: 32 layers, hidden 4096, 32 heads (MHA),
     # intermediate 11008, vocab 32000, untied LM head, 4096 positions.
@@ -186,6 +206,16 @@ def gpt2(batch=1, dtype="int8", phase="prefill", seq_len=128, context=0) -> Grap
 def llama_1b(batch=1, dtype="int8", phase="prefill", seq_len=128, context=0) -> Graph:
     """Llama-style 1B (Llama 3.2 1B shape: GQA 32/8 heads, SwiGLU, RMSNorm, tied embeddings)."""
     return _preset("llama-1b", batch, dtype, phase, seq_len, context)
+
+
+def llama_3b(batch=1, dtype="int8", phase="prefill", seq_len=128, context=0) -> Graph:
+    """Llama 3.2 3B shape: 28 layers, d 3072, GQA 24/8 heads, SwiGLU, RMSNorm, tied embeddings."""
+    return _preset("llama-3b", batch, dtype, phase, seq_len, context)
+
+
+def llama_8b(batch=1, dtype="int8", phase="prefill", seq_len=128, context=0) -> Graph:
+    """Llama 3 8B shape: 32 layers, d 4096, GQA 32/8 heads, FFN 14336, untied head, 8k context."""
+    return _preset("llama-8b", batch, dtype, phase, seq_len, context)
 
 
 def llama_7b(batch=1, dtype="int8", phase="prefill", seq_len=128, context=0) -> Graph:
