@@ -5,7 +5,11 @@ Every command's table goes through :func:`print_table`. Columns come in three ki
 - ``num``: right-justified figures, never shortened or wrapped;
 - ``name``: identifiers (layer, board, point names); shortened *in the middle* with ``…`` so
   that both the prefix (``layers.0``) and the distinguishing tail (``q_proj``) stay visible;
+- ``text``: short words (verdicts, may hold rich markup), left-justified, never shortened;
 - ``wrap``: prose (descriptions, notes), wrapped at word boundaries into the space left over.
+
+A column marked ``optional`` is left out (last first) when keeping it would shorten some name
+below ``NAME_KEEP`` characters; the caller says where the full data is (``--json``).
 
 When even the narrowest layout (names at their minimum width) is wider than the console, the
 table is printed at its minimum width rather than cutting a number.
@@ -21,16 +25,20 @@ from rich.text import Text
 
 #: a shortened name keeps at least this many characters (header length if longer)
 NAME_MIN = 10
+#: optional columns go before a name is cut below this many characters
+NAME_KEEP = 24
 #: a wrapped prose column gets at least this many characters
 WRAP_MIN = 16
 
 
 @dataclass(frozen=True)
 class Col:
-    """One column: ``header``, ``kind`` (``num``, ``name`` or ``wrap``)."""
+    """One column: ``header``, ``kind`` (``num``, ``name``, ``text`` or ``wrap``), and whether
+    it may be left out on a narrow terminal (``optional``)."""
 
     header: str
     kind: str = "num"
+    optional: bool = False
 
 
 def shorten_middle(text: str, width: int) -> str:
@@ -58,7 +66,7 @@ def fit_widths(cols: list[Col], rows: list[list], width: int) -> list[int]:
     """Column widths that fit ``width`` characters (or the narrowest possible layout)."""
     natural = [max([len(c.header)] + [_cell_len(r[i]) for r in rows]) for i, c in enumerate(cols)]
     widths = list(natural)
-    floor = [natural[i] if c.kind == "num" else
+    floor = [natural[i] if c.kind in ("num", "text") else
              min(natural[i], max(len(c.header), NAME_MIN if c.kind == "name" else WRAP_MIN))
              for i, c in enumerate(cols)]
     excess = sum(widths) + _overhead(len(cols)) - width
@@ -74,9 +82,26 @@ def fit_widths(cols: list[Col], rows: list[list], width: int) -> list[int]:
     return widths
 
 
+def _names_cut(cols, rows, widths) -> bool:
+    return any(c.kind == "name" and widths[i] < min(NAME_KEEP, max([0] + [_cell_len(r[i]) for r in rows]))
+               for i, c in enumerate(cols))
+
+
+def drop_optional(cols: list[Col], rows: list[list], width: int) -> tuple[list[Col], list[list]]:
+    """``cols`` and ``rows`` without the optional columns that would force names to be cut."""
+    cols, rows = list(cols), [list(r) for r in rows]
+    while any(c.optional for c in cols) and _names_cut(cols, rows, fit_widths(cols, rows, width)):
+        i = max(j for j, c in enumerate(cols) if c.optional)
+        del cols[i]
+        for r in rows:
+            del r[i]
+    return cols, rows
+
+
 def build_table(cols: list[Col], rows: list[list], width: int, *, title: str | None = None,
                 caption: str | None = None) -> tuple[Table, int]:
     """A rich ``Table`` of ``rows`` fitted to ``width``; returns (table, its total width)."""
+    cols, rows = drop_optional(cols, rows, width)
     widths = fit_widths(cols, rows, width)
     table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, show_edge=False,
                   pad_edge=False, collapse_padding=True, title_justify="left",

@@ -84,7 +84,7 @@ def _head_pairs(s: dict, streams: list[dict], nets: list[str]) -> list[tuple[str
 def print_streams(streams: list[dict], nets: list[str], console) -> None:
     """One row per stream: frames, worst and p99 latency, deadline, slack, misses, verdict."""
     cols = [Col("#", "name"), Col("network", "name"), Col("frames"), Col("worst"),
-            Col("p99"), Col("deadline"), Col("slack"), Col("missed"), Col("verdict", "name")]
+            Col("p99"), Col("deadline"), Col("slack"), Col("missed"), Col("verdict", "text")]
     rows = []
     for x in streams:
         i = x["stream"]
@@ -124,7 +124,7 @@ def print_layers(result, console, top: int | None = DEFAULT_LAYERS) -> None:
     span = float(ly["time_s"].sum()) or 1.0
     # time = compute + stall (engine.collect), so compute is left to --json and the report
     cols = [Col("layer", "name"), Col("op", "name"), Col("time"), Col("share"), Col("stall"),
-            Col("DRAM"), Col("bound", "name")]
+            Col("DRAM"), Col("bound", "text")]
     rows = [[str(r["name"]), str(r["op"]), secs(r["time_s"]), f"{100 * r['time_s'] / span:.1f}%",
              secs(r["stall_s"]), size(r["dram_bytes"]), str(r["bound"])]
             for _, r in shown.iterrows()]
