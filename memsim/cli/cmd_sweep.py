@@ -111,8 +111,8 @@ def print_front(summary: dict, sweep, console) -> None:
             + [Col(c, "num") for c in shown[len(swept):]])
     rows = [[_cell(c, r[c]) for c in shown] for _, r in front.iterrows()]
     goals = ", ".join(f"{sense} {name}" for name, sense in objectives.items())
-    print_table(console, cols, rows, title=f"Pareto front: {len(front)} points ({goals})",
-                caption="point ids and every column: " + summary["results"])
+    print_table(console, cols, rows, title=f"Pareto front: {len(front)} points ({goals}); "
+                "ids and every column in the results file")
 
 
 def _compact_json(text: str) -> str:

@@ -41,15 +41,35 @@ class Col:
     optional: bool = False
 
 
-def shorten_middle(text: str, width: int) -> str:
-    """``text`` cut to ``width`` characters by replacing its middle with ``…``."""
+def shorten_middle(text: str, width: int, tail: int | None = None) -> str:
+    """``text`` cut to ``width`` characters by replacing its middle with ``…``; ``tail``
+    characters of the end are kept (default: half)."""
     if len(text) <= width:
         return text
     if width <= 1:
         return "…"[:max(width, 0)]
     keep = width - 1
-    head, tail = (keep + 1) // 2, keep // 2
-    return text[:head] + "…" + (text[-tail:] if tail else "")
+    tail = keep // 2 if tail is None else max(0, min(tail, keep))
+    return text[:keep - tail] + "…" + (text[-tail:] if tail else "")
+
+
+def shorten_names(names: list[str], width: int) -> list[str]:
+    """Shorten every name to ``width`` with one head/tail split for the column, chosen to keep
+    as many distinct names distinct as possible (``layers.0.attn.q_proj`` and ``…k_proj`` stay
+    apart); among equally good splits the one nearest the middle wins."""
+    if all(len(n) <= width for n in names) or width <= 1:
+        return [shorten_middle(n, width) for n in names]
+    keep = width - 1
+    order = sorted(range(keep + 1), key=lambda t: (abs(t - keep // 2), -t))
+    best, best_count = None, -1
+    for tail in order:
+        short = [shorten_middle(n, width, tail) for n in names]
+        count = len(set(short))
+        if count > best_count:
+            best, best_count = short, count
+            if count == len(set(names)):
+                break
+    return best
 
 
 def _cell_len(cell) -> int:
@@ -110,14 +130,15 @@ def build_table(cols: list[Col], rows: list[list], width: int, *, title: str | N
         table.add_column(col.header, justify="right" if col.kind == "num" else "left",
                          no_wrap=col.kind != "wrap", width=w, min_width=w, max_width=w,
                          overflow="fold")
-    for row in rows:
-        cells = []
-        for col, w, cell in zip(cols, widths, row):
-            if col.kind == "name" and not isinstance(cell, Text):
-                cell = Text(shorten_middle(str(cell), w))
-            elif not isinstance(cell, Text):
-                cell = Text.from_markup(str(cell))
-            cells.append(cell)
+    columns = []
+    for i, (col, w) in enumerate(zip(cols, widths)):
+        cells = [r[i] for r in rows]
+        if col.kind == "name":
+            cells = [Text(c) for c in shorten_names([str(c) for c in cells], w)]
+        else:
+            cells = [c if isinstance(c, Text) else Text.from_markup(str(c)) for c in cells]
+        columns.append(cells)
+    for cells in zip(*columns):
         table.add_row(*cells)
     return table, sum(widths) + _overhead(len(cols))
 

@@ -99,26 +99,13 @@ def _plain_verdict(met: bool, has_deadline: bool) -> str:
     return "—" if not has_deadline else ("MET" if met else "MISSED")
 
 
-def worst_frame(result):
-    """(stream, frame, latency_s) of the critical stream's slowest frame, or None."""
-    frames = result.frames
-    if frames.empty:
-        return None
-    crit = result.summary.get("critical_stream", 0)
-    mine = frames[frames["stream"] == crit]
-    mine = mine if len(mine) else frames
-    row = mine.loc[mine["latency_s"].idxmax()]
-    return int(row["stream"]), int(row["frame"]), float(row["latency_s"])
-
-
 def print_layers(result, console, top: int | None = DEFAULT_LAYERS) -> None:
     """The ``top`` slowest layers of the critical stream's worst frame (None: all, in order)."""
-    worst = worst_frame(result)
+    worst = result.worst_frame()
     if worst is None or top == 0:
         return
-    stream, frame, latency = worst
-    ly = result.layers
-    ly = ly[(ly["stream"] == stream) & (ly["frame"] == frame)].copy()
+    stream, frame, latency = int(worst["stream"]), int(worst["frame"]), float(worst["latency_s"])
+    ly = result.worst_frame_layers().copy()
     ly["time_s"] = ly["end_s"] - ly["start_s"]
     shown = ly if top is None else ly.sort_values("time_s", ascending=False, kind="stable").head(top)
     span = float(ly["time_s"].sum()) or 1.0

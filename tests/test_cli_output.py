@@ -1,0 +1,172 @@
+"""What the commands print on an 80-column terminal (or a pipe): verdicts, layer tables, fronts."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from memsim.cli import main
+
+HW = Path(__file__).parents[1] / "configs" / "hardware"
+LACKEY = Path(__file__).parent / "data" / "cache" / "tiny_lackey.txt"
+
+
+@pytest.fixture(autouse=True)
+def columns_80(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.delenv("LINES", raising=False)
+
+
+def _scenario(tmp_path, streams: str, name="t") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(f"name: {name}\nhardware: {HW / 'raspberry-pi-5.yaml'}\nstreams:\n{streams}")
+    return path
+
+
+TWO_STREAMS = ("  - {network: gpt2, phase: decode, context: 32, frames: 2}\n"
+               "  - {network: ds_cnn, frames: 3, deadline: 1 ms}\n")
+
+
+def _run(capsys, *args):
+    code = main(["run", *map(str, args), "--no-save"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _fits(text: str, width: int = 80) -> None:
+    for line in text.splitlines():
+        assert len(line) <= width, line
+
+
+def _table_rows(out: str, title: str) -> list[str]:
+    """Body lines of the table whose title starts with ``title`` (after the ─ rule)."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(title))
+    rule = next(i for i in range(start, len(lines)) if lines[i].startswith("─"))
+    rows = []
+    for line in lines[rule + 1:]:
+        if not line.strip() or line.startswith("--layers"):
+            break
+        rows.append(line)
+    return rows
+
+
+def _matches(shown: str, name: str) -> bool:
+    if "…" not in shown:
+        return shown == name
+    head, tail = shown.split("…")
+    return name.startswith(head) and name.endswith(tail)
+
+
+def test_run_two_streams_each_verdict_and_top_layers_fit_80(tmp_path, capsys):
+    path = _scenario(tmp_path, TWO_STREAMS)
+    code, out, _ = _run(capsys, path)
+    assert code == 0
+    _fits(out)
+    streams = _table_rows(out, "per stream")
+    assert [r.split()[:2] for r in streams] == [["0", "gpt2"], ["1", "ds_cnn"]]
+    assert "0 of 3" in streams[1] and "MET" in streams[1] and "MET" not in streams[0]
+    assert "deadline misses (all streams)" in out and "0 of 3 frames" in out
+    assert "critical stream" in out and "1: ds_cnn" in out
+    # top 10 layers of the critical stream's worst frame, slowest first, names recognisable
+    code, js, _ = _run(capsys, path, "--json")
+    layers = json.loads(js)["layers"]
+    rows = _table_rows(out, "slowest 10 of")
+    assert len(rows) == 10
+    by_time = sorted(layers, key=lambda r: r["end_s"] - r["start_s"], reverse=True)
+    names = [r["name"] for r in layers]
+    for row in rows:
+        assert any(_matches(row.split()[0], n) for n in names), row
+    assert _matches(rows[0].split()[0], by_time[0]["name"])
+
+
+def test_run_layers_option(tmp_path, capsys):
+    path = _scenario(tmp_path, "  - {network: ds_cnn, frames: 1, deadline: 1 ms}\n")
+    code, out, _ = _run(capsys, path, "--layers", "all")
+    n = len(json.loads(_run(capsys, path, "--json")[1])["layers"])
+    assert code == 0 and len(_table_rows(out, f"all {n} layers")) == n
+    code, out, _ = _run(capsys, path, "--layers", "3")
+    assert code == 0 and len(_table_rows(out, "slowest 3 of")) == 3
+    code, out, err = _run(capsys, path, "--layers", "many")
+    assert code == 2 and "--layers" in err and out == ""
+
+
+def test_run_without_deadline_says_so_and_energy_has_a_readable_unit(tmp_path, capsys):
+    path = _scenario(tmp_path, "  - {network: gpt2, phase: decode, context: 32, frames: 2}\n")
+    code, out, _ = _run(capsys, path)
+    assert code == 0
+    assert "MET" not in out and "MISSED" not in out and "no deadline set" in out
+    assert "0.0 %" not in out
+    energy = re.search(r"energy / frame\s+([\d.]+) (J|mJ|µJ|nJ|pJ)", out)
+    assert energy and 1 <= float(energy.group(1)) < 1000
+
+
+def test_list_networks_counts_without_markup(capsys):
+    assert main(["list", "networks"]) == 0
+    out = capsys.readouterr().out
+    _fits(out)
+    assert "``" not in out
+    row = next(line for line in out.splitlines() if line.startswith("mobilenet_v2"))
+    assert "3,504,872" in row and "300,774,272" in row
+    assert main(["list", "networks", "--json"]) == 0
+    nets = {n["name"]: n for n in json.loads(capsys.readouterr().out)["networks"]}
+    assert nets["resnet50"]["parameters"] == 25_557_032 and nets["resnet50"]["macs"] > 4e9
+
+
+def test_show_network_macs_never_cut(capsys):
+    assert main(["show", "network", "resnet50"]) == 0
+    out = capsys.readouterr().out
+    _fits(out)
+    assert "118,013,952" in out  # stem conv MACs, cut to '118,013,…' before
+
+
+def test_compare_cannot_run_reason_on_whole_lines(capsys):
+    code = main(["compare", "--network", "ds_cnn", "--deadline", "10ms", "--dtype", "fp16",
+                 str(HW / "esp32-s3.yaml"), str(HW / "raspberry-pi-5.yaml")])
+    out = capsys.readouterr().out
+    assert code == 0
+    _fits(out)
+    assert "hardware" in out and "hardw…" not in out
+    assert "CANNOT RUN [1]" in out
+    note = next(line for line in out.splitlines() if line.startswith("[1] ESP32-S3"))
+    assert len(note.split()) > 5  # a sentence, not one word per line
+
+
+def test_sweep_prints_front_as_swept_values(tmp_path, capsys):
+    from sweep_helpers import write_base
+
+    base = write_base(tmp_path)
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"name: s\nbase: {base.name}\ngrid:\n  strategies.prefetch.depth: [0, 2]\n"
+                    "objectives: {latency_s: min, dram_bytes: min}\n")
+    code = main(["sweep", str(spec), "--workers", "0", "--no-progress", "--out",
+                 str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 0
+    _fits(out)
+    import pandas as pd
+
+    table = pd.read_parquet(tmp_path / "out" / "results.parquet")
+    rows = _table_rows(out, "Pareto front")
+    front = table[table["pareto"]]
+    assert len(rows) == len(front) >= 1
+    assert all(pid not in out for pid in table["id"])
+    assert {r.split()[0] for r in rows} == {str(v) for v in front["strategies.prefetch.depth"]}
+    assert re.search(r"\d (ms|µs|ns)", rows[0])
+
+
+def test_replay_says_wall_time_and_refuses_garbage(tmp_path, capsys):
+    code = main(["replay", str(LACKEY), "--hardware", str(HW / "raspberry-pi-5.yaml")])
+    out = capsys.readouterr().out
+    assert code == 0 and "wall-clock" in out and "accesses in" not in out
+    bad = tmp_path / "t.npz"
+    bad.write_bytes(bytes(range(256)) * 4)
+    code = main(["replay", str(bad), "--hardware", str(HW / "raspberry-pi-5.yaml")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"{bad}: not a .npz archive") and err.isascii()
+    log = tmp_path / "t.log"
+    log.write_bytes(b"\x7f\x8f\xffgarbage\x01\x02\n")
+    code = main(["replay", str(log), "--hardware", str(HW / "raspberry-pi-5.yaml")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{log}:1:1: binary data" in err and err.isascii()
