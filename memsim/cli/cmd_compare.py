@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from memsim.cli.app import app, emit_json
+from memsim.cli.app import app, check_output_file, emit_json
 
 
 @app.command("compare")
@@ -29,6 +29,7 @@ def compare_command(
 
     from memsim.report.compare import compare_boards
 
+    check_output_file(report, "--report")
     if png is not None:
         from memsim.report.png import require_browser
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from memsim.cli.app import app, emit_json
+from memsim.cli.app import app, check_output_file, emit_json
 
 
 @app.command("run")
@@ -25,13 +25,10 @@ def run_command(
     """Replay a scenario through the simulated hierarchy and check its deadlines."""
     from rich.console import Console
 
-    from memsim.config import load_scenario
-    from memsim.engine.run import simulate
-
-    from memsim.engine.result import check_results_dir
-    from memsim.errors import InputError
-
     from memsim.cli.verdict import parse_layers, print_verdict
+    from memsim.config import load_scenario
+    from memsim.engine.result import check_results_dir
+    from memsim.engine.run import simulate
 
     console = Console(stderr=True)
     top = parse_layers(layers)
@@ -39,16 +36,17 @@ def run_command(
     out = out or Path("results") / _safe_name(model.name)
     if not no_save:
         check_results_dir(out)  # before simulating: never fail after the work is done
-    if report is not None and report.is_dir():
-        raise InputError("is a directory; give a file name for the HTML report", field="--report",
-                         path=report)
+    check_output_file(report, "--report")
     total = sum(s.frames for s in model.streams)
     if json_ or total <= 1 or not console.is_terminal:
-        result = simulate(model)
+        from memsim.cli.estimate import FrameEstimate
+
+        # no bar in a pipe or CI log: one line with the expected wall time of a long run
+        result = simulate(model, progress=None if json_ or total <= 3 else FrameEstimate(total))
     else:
         from rich.progress import Progress
 
-        with Progress(console=console, transient=True) as bar:
+        with Progress(console=console, transient=True) as bar:  # its ETA column is the estimate
             task = bar.add_task("simulating frames", total=total)
             result = simulate(model, progress=lambda done, _t: bar.update(task, completed=done))
     if not no_save:
@@ -66,6 +64,14 @@ def run_command(
 
 
 def _safe_name(name: str) -> str:
+    """A directory name for ``results/<name>``: letters (any script), digits, ``._-``; a name
+    with nothing usable becomes ``run-<hash>`` so that two such scenarios never share a folder."""
+    import hashlib
     import re
+    import unicodedata
 
-    return re.sub(r"[^0-9A-Za-z._-]+", "-", name).strip("-") or "run"
+    text = unicodedata.normalize("NFC", name)
+    safe = re.sub(r"[^\w.-]+", "-", text).strip("-.")
+    if safe:
+        return safe
+    return "run-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]

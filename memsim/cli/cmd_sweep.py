@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from memsim.cli.app import app, emit_json
+from memsim.cli.app import app, check_output_file, emit_json
 
 
 @app.command("sweep")
@@ -32,6 +32,7 @@ def sweep_command(
     """Run every point of SPEC; points already stored under the sweep directory are skipped."""
     from memsim.sweep.runner import run_sweep
 
+    check_output_file(report, "--report")
     summary = run_sweep(spec, out, workers=workers, scheduler=scheduler, dask_local=dask_local,
                         reuse=not no_reuse, progress=progress, retry_failed=retry_failed)
     if report is not None:
