@@ -170,3 +170,47 @@ def test_replay_says_wall_time_and_refuses_garbage(tmp_path, capsys):
     code = main(["replay", str(log), "--hardware", str(HW / "raspberry-pi-5.yaml")])
     err = capsys.readouterr().err
     assert code == 2 and f"{log}:1:1: binary data" in err and err.isascii()
+
+
+def test_results_folder_keeps_non_ascii_names_apart(tmp_path, monkeypatch, capsys):
+    from memsim.cli.cmd_run import _safe_name
+
+    assert _safe_name("前カメラ") == "前カメラ" and _safe_name("камера 2") == "камера-2"
+    assert _safe_name("!!!") != _safe_name("???") and _safe_name("!!!").startswith("run-")
+    monkeypatch.chdir(tmp_path)
+    for name in ("前カメラ", "後カメラ"):
+        path = _scenario(tmp_path, "  - {network: ds_cnn, frames: 1}\n", name=name)
+        assert main(["run", str(path), "--layers", "0"]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["前カメラ", "後カメラ"]
+
+
+def test_report_to_a_missing_folder_is_refused(tmp_path, capsys):
+    target = tmp_path / "nonexistent" / "dir" / "x.html"
+    assert main(["report", str(tmp_path), "-o", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{target}: -o: folder {target.parent} does not exist")
+    assert not (tmp_path / "nonexistent").exists()
+    path = _scenario(tmp_path, "  - {network: ds_cnn, frames: 1}\n")
+    assert main(["run", str(path), "--no-save", "--report", str(target)]) == 2
+    assert "--report: folder" in capsys.readouterr().err
+
+
+def test_frame_estimate_speaks_once_and_only_for_long_runs():
+    import io
+
+    from memsim.cli.estimate import FrameEstimate
+
+    ticks = iter([0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
+    out = io.StringIO()
+    est = FrameEstimate(1000, stream=out, clock=lambda: next(ticks))
+    for done in range(1, 6):
+        est(done, 1000)
+    text = out.getvalue()
+    assert text.count("\n") == 1 and "1,000 frames" in text and "min" in text  # ~997 s left
+    quiet = io.StringIO()
+    ticks = iter([0.0, 0.01, 0.02, 0.03])
+    est = FrameEstimate(10, stream=quiet, clock=lambda: next(ticks))
+    for done in range(1, 5):
+        est(done, 10)
+    assert quiet.getvalue() == ""
