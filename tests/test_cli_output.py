@@ -214,3 +214,20 @@ def test_frame_estimate_speaks_once_and_only_for_long_runs():
     for done in range(1, 5):
         est(done, 10)
     assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize("argv", [
+    ["list", "hardware"],
+    ["show", "network", "llama-1b", "--phase", "decode", "--context", "8"],
+    ["trace", "ds_cnn", "--hardware", str(HW / "raspberry-pi-5.yaml")],
+    ["explain", str(HW.parent / "scenarios" / "kws-stm32h743.yaml"), "--frames", "1"],
+], ids=["list-hardware", "show-llm", "trace", "explain"])
+def test_every_table_fits_80_columns(argv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    _fits(out)
+    if argv[0] == "list":
+        assert "raspberry-pi-5" in out and "jetson-agx-orin-64gb" in out  # presets never cut
+    if argv[0] == "show":
+        assert "layers.0.attn.q" in out or re.search(r"layers\.0\S*…\S*\.q", out)

@@ -9,7 +9,8 @@ Every command's table goes through :func:`print_table`. Columns come in three ki
 - ``wrap``: prose (descriptions, notes), wrapped at word boundaries into the space left over.
 
 A column marked ``optional`` is left out (last first) when keeping it would shorten some name
-below ``NAME_KEEP`` characters; the caller says where the full data is (``--json``).
+below ``NAME_KEEP`` characters or the table would not fit at all; the caller says where the
+full data is (``--json``).
 
 When even the narrowest layout (names at their minimum width) is wider than the console, the
 table is printed at its minimum width rather than cutting a number.
@@ -28,7 +29,7 @@ NAME_MIN = 10
 #: optional columns go before a name is cut below this many characters
 NAME_KEEP = 24
 #: a wrapped prose column gets at least this many characters
-WRAP_MIN = 16
+WRAP_MIN = 12
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,11 @@ def _names_cut(cols, rows, widths) -> bool:
 def drop_optional(cols: list[Col], rows: list[list], width: int) -> tuple[list[Col], list[list]]:
     """``cols`` and ``rows`` without the optional columns that would force names to be cut."""
     cols, rows = list(cols), [list(r) for r in rows]
-    while any(c.optional for c in cols) and _names_cut(cols, rows, fit_widths(cols, rows, width)):
+    def crowded() -> bool:
+        widths = fit_widths(cols, rows, width)
+        return sum(widths) + _overhead(len(cols)) > width or _names_cut(cols, rows, widths)
+
+    while any(c.optional for c in cols) and crowded():
         i = max(j for j, c in enumerate(cols) if c.optional)
         del cols[i]
         for r in rows:
