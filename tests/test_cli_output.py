@@ -231,3 +231,20 @@ def test_every_table_fits_80_columns(argv, tmp_path, monkeypatch, capsys):
         assert "raspberry-pi-5" in out and "jetson-agx-orin-64gb" in out  # presets never cut
     if argv[0] == "show":
         assert "layers.0.attn.q" in out or re.search(r"layers\.0\S*…\S*\.q", out)
+
+
+def test_run_through_a_pipe_fits_80_columns(tmp_path):
+    """The real console script writing into a pipe (no COLUMNS): rich's 80-column default."""
+    import os
+    import subprocess
+    import sys
+
+    path = _scenario(tmp_path, "  - {network: gpt2, phase: decode, context: 16, frames: 1, "
+                               "deadline: 1 s}\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    proc = subprocess.run([sys.executable, "-m", "memsim", "run", str(path), "--no-save"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    _fits(proc.stdout)
+    rows = _table_rows(proc.stdout, "slowest 10 of")
+    assert len(rows) == 10 and any("…" in r or "lm_head" in r for r in rows)
