@@ -65,6 +65,8 @@ def relocate(err: InputError, scenario, field: str) -> InputError:
         return err
     foreign = err.location.path is not None and str(err.location.path) != str(path)
     problem = err.message if foreign else err.problem
+    if not foreign and err.field and not field.endswith(err.field):
+        problem = f"{err.field}: {problem}"  # e.g. a network builder's own parameter name
     return type(err)(problem, field=field, path=path, line=line, col=col)
 
 
@@ -90,8 +92,9 @@ def located(scenario, index: int | None = None):
 
 
 def prepare_checked(scenario, prepare_stream) -> list:
-    """``[prepare_stream(stream, hw, strategies, seed)]`` for every stream, after and followed by
-    every pre-simulation check; any failure is an ``InputError`` located in the user's files."""
+    """``[prepare_stream(stream, hw, strategies, seed)]`` for every stream, with every
+    pre-simulation check before (dtypes) and after (feasibility); any failure is an
+    ``InputError`` located in the user's files."""
     hw, strategies = scenario.hardware, scenario.strategies
     prepared = []
     for i, stream in enumerate(scenario.streams):

@@ -55,7 +55,9 @@ def build(name: str, batch: int = 1, dtype: str = "int8", **params) -> Graph:
     try:
         return fn(batch=batch, dtype=dtype, **params)
     except (ValueError, TypeError) as err:
-        raise InputError(f"{name}: {err}", field="network") from None
+        # blame the parameter the builder names (resolution, seq_len, ...), else the network
+        field = next((k for k in params if str(err).startswith(k)), "network")
+        raise InputError(f"{name}: {err}", field=field) from None
 
 
 def load_network(name_or_path, batch: int = 1, dtype: str = "int8", **params) -> Graph:
