@@ -46,7 +46,7 @@ def _table_rows(out: str, title: str) -> list[str]:
     rule = next(i for i in range(start, len(lines)) if lines[i].startswith("─"))
     rows = []
     for line in lines[rule + 1:]:
-        if not line.strip() or line.startswith("--layers"):
+        if not line.strip() or line.startswith(("--layers", "--json", "every point", "point ids")):
             break
         rows.append(line)
     return rows

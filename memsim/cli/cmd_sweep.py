@@ -79,6 +79,10 @@ def _cell(column: str, value) -> str:
         return size(value)
     if column.endswith("_j"):
         return joules(value)
+    if column.endswith("_usd"):
+        from memsim.report.fmt import fmt_usd
+
+        return fmt_usd(value)
     if isinstance(value, str):
         if value.endswith((".yaml", ".yml", ".onnx", ".csv")):
             return Path(value).stem
@@ -105,6 +109,9 @@ def print_front(summary: dict, sweep, console) -> None:
     first, sense = next(iter(objectives.items()))
     front = front.sort_values(first, ascending=sense == "min", kind="stable")
     swept = [c for c in value_columns(sweep) if c in front]
+    # a dimension with one value in the whole sweep tells no point apart: say it once
+    fixed = [c for c in swept if table[c].astype(str).nunique() == 1]
+    swept = [c for c in swept if c not in fixed]
     if len(sweep.seeds or ()) > 1 and "seed" in front:
         swept.append("seed")
     shown = swept + [c for c in objectives if c in front]
@@ -112,8 +119,10 @@ def print_front(summary: dict, sweep, console) -> None:
             + [Col(c, "num") for c in shown[len(swept):]])
     rows = [[_cell(c, r[c]) for c in shown] for _, r in front.iterrows()]
     goals = ", ".join(f"{sense} {name}" for name, sense in objectives.items())
-    print_table(console, cols, rows, title=f"Pareto front: {len(front)} points ({goals}); "
-                "ids and every column in the results file")
+    same = "; ".join(f"{c.rsplit('.', 1)[-1]} {_cell(c, front.iloc[0][c])}" for c in fixed)
+    note = "point ids and every column: the results file"
+    print_table(console, cols, rows, title=f"Pareto front: {len(front)} points ({goals})",
+                caption=f"every point: {same}; {note}" if same else note)
 
 
 def _compact_json(text: str) -> str:
@@ -127,6 +136,7 @@ def _compact_json(text: str) -> str:
     except ValueError:
         return text
     if isinstance(value, dict):
+        value = dict(sorted(value.items(), key=lambda kv: kv[0] != "format"))  # format first
         return " ".join(f"{k}={_compact_json(json.dumps(v)) if isinstance(v, (dict, list)) else v}"
                         for k, v in value.items())
     return ", ".join(map(str, value))

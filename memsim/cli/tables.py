@@ -163,8 +163,10 @@ def _print(console, table, total: int) -> None:
 def print_table(console, cols: list[Col], rows: list[list], *, title: str | None = None,
                 caption: str | None = None) -> None:
     """Print ``rows`` under ``cols`` on ``console``, fitted to its width (see module doc)."""
-    table, total = build_table(cols, rows, console.width, title=title, caption=caption)
+    table, total = build_table(cols, rows, console.width, title=title)
     _print(console, table, total)
+    if caption:  # below the table at the console's width (a rich caption wraps to the table's)
+        console.print(Text(caption), overflow="fold")
 
 
 def print_pairs(console, pairs: list[tuple[str, str]], *, title: str | None = None) -> None:
