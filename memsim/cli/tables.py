@@ -74,8 +74,8 @@ def shorten_names(names: list[str], width: int) -> list[str]:
 
 
 def _cell_len(cell) -> int:
-    text = cell if isinstance(cell, Text) else Text.from_markup(str(cell))
-    return max((len(line) for line in text.plain.split("\n")), default=0)
+    text = cell.plain if isinstance(cell, Text) else str(cell)
+    return max((len(line) for line in text.split("\n")), default=0)
 
 
 def _overhead(ncols: int) -> int:
@@ -104,13 +104,15 @@ def fit_widths(cols: list[Col], rows: list[list], width: int) -> list[int]:
 
 
 def _names_cut(cols, rows, widths) -> bool:
-    return any(c.kind == "name" and widths[i] < min(NAME_KEEP, max([0] + [_cell_len(r[i]) for r in rows]))
+    return any(c.kind == "name" and
+               widths[i] < min(NAME_KEEP, max([0] + [_cell_len(r[i]) for r in rows]))
                for i, c in enumerate(cols))
 
 
 def drop_optional(cols: list[Col], rows: list[list], width: int) -> tuple[list[Col], list[list]]:
     """``cols`` and ``rows`` without the optional columns that would force names to be cut."""
     cols, rows = list(cols), [list(r) for r in rows]
+
     def crowded() -> bool:
         widths = fit_widths(cols, rows, width)
         return sum(widths) + _overhead(len(cols)) > width or _names_cut(cols, rows, widths)
@@ -123,10 +125,25 @@ def drop_optional(cols: list[Col], rows: list[list], width: int) -> tuple[list[C
     return cols, rows
 
 
+def _as_text(cols: list[Col], rows: list[list]) -> list[list]:
+    """Cells as rich ``Text``: markup is read only in ``text`` columns (verdicts); names, paths
+    and descriptions are shown literally, brackets included. Name cells stay strings."""
+    out = []
+    for row in rows:
+        cells = []
+        for col, cell in zip(cols, row):
+            if isinstance(cell, Text) or col.kind == "name":
+                cells.append(cell)
+            else:
+                cells.append(Text.from_markup(str(cell)) if col.kind == "text" else Text(str(cell)))
+        out.append(cells)
+    return out
+
+
 def build_table(cols: list[Col], rows: list[list], width: int, *, title: str | None = None,
                 caption: str | None = None) -> tuple[Table, int]:
     """A rich ``Table`` of ``rows`` fitted to ``width``; returns (table, its total width)."""
-    cols, rows = drop_optional(cols, rows, width)
+    cols, rows = drop_optional(cols, _as_text(cols, rows), width)
     widths = fit_widths(cols, rows, width)
     table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, show_edge=False,
                   pad_edge=False, collapse_padding=True, title_justify="left",
@@ -140,8 +157,6 @@ def build_table(cols: list[Col], rows: list[list], width: int, *, title: str | N
         cells = [r[i] for r in rows]
         if col.kind == "name":
             cells = [Text(c) for c in shorten_names([str(c) for c in cells], w)]
-        else:
-            cells = [c if isinstance(c, Text) else Text.from_markup(str(c)) for c in cells]
         columns.append(cells)
     for cells in zip(*columns):
         table.add_row(*cells)

@@ -132,7 +132,10 @@ def print_verdict(result, console, layers: int | None = DEFAULT_LAYERS) -> None:
     streams = s.get("streams") or []
     nets = _networks(result)
     has_deadline = any(x.get("deadline_s") is not None for x in streams) or s.get("deadline_s") is not None
-    title = f"{s['name']} on {s.get('hardware', '?')}: {verdict_markup(s['met'], has_deadline)}"
+    from rich.markup import escape
+
+    title = (f"{escape(str(s['name']))} on {escape(str(s.get('hardware', '?')))}: "
+             f"{verdict_markup(s['met'], has_deadline)}")
     print_pairs(console, _head_pairs(s, streams, nets), title=title)
     if len(streams) > 1:
         console.print()
