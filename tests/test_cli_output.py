@@ -248,3 +248,12 @@ def test_run_through_a_pipe_fits_80_columns(tmp_path):
     _fits(proc.stdout)
     rows = _table_rows(proc.stdout, "slowest 10 of")
     assert len(rows) == 10 and any("…" in r or "lm_head" in r for r in rows)
+
+
+def test_run_reports_background_load_near_saturation(tmp_path, capsys):
+    path = _scenario(tmp_path, "  - {network: ds_cnn, frames: 1}\nbackground:\n"
+                               "  - {bandwidth: 14 GB/s}\n")
+    code, out, _ = _run(capsys, path, "--layers", "0")
+    assert code == 0
+    # 14 GB/s of 17.07 GB/s less refresh (280 ns of every 3.9 us): 14 / 15.84 = 88 %
+    assert re.search(r"background DRAM load\s+14 GB/s, 88 % of DRAM \(near saturation\)", out)

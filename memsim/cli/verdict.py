@@ -49,7 +49,8 @@ def _misses(stream: dict) -> str:
     return f"{missed} of {stream['frames']}"
 
 
-def _head_pairs(s: dict, streams: list[dict], nets: list[str]) -> list[tuple[str, str]]:
+def _head_pairs(s: dict, streams: list[dict], nets: list[str],
+                scenario=None) -> list[tuple[str, str]]:
     multi = len(streams) > 1
     crit = s.get("critical_stream", 0)
     tag = f" (stream {crit})" if multi else ""
@@ -70,6 +71,11 @@ def _head_pairs(s: dict, streams: list[dict], nets: list[str]) -> list[tuple[str
                       f"{missed} of {frames} frames ({100 * missed / max(frames, 1):.1f} %)"))
     else:
         pairs.append(("deadline", "none set (add deadline: to a stream to get a verdict)"))
+    if scenario is not None and scenario.background:
+        offered = sum(float(bg.bandwidth_bytes_per_s) for bg in scenario.background)
+        share = offered / scenario.dram_capacity_bytes_per_s()
+        pairs.append(("background DRAM load", f"{offered / 1e9:.3g} GB/s, {100 * share:.0f} % "
+                      "of DRAM" + (" (near saturation)" if share >= 0.8 else "")))
     per_frame = " (one frame of each stream)" if multi else ""
     pairs.append((f"DRAM traffic / frame{per_frame}", size(s.get("dram_bytes"))))
     pairs.append(("activation arena (lower bound)", f"{size(s.get('peak_activation_bytes'))} "
@@ -136,7 +142,8 @@ def print_verdict(result, console, layers: int | None = DEFAULT_LAYERS) -> None:
 
     title = (f"{escape(str(s['name']))} on {escape(str(s.get('hardware', '?')))}: "
              f"{verdict_markup(s['met'], has_deadline)}")
-    print_pairs(console, _head_pairs(s, streams, nets), title=title)
+    print_pairs(console, _head_pairs(s, streams, nets, getattr(result, "scenario", None)),
+                title=title)
     if len(streams) > 1:
         console.print()
         print_streams(streams, nets, console)

@@ -159,16 +159,23 @@ class Scenario(ConfigModel):
             return load_hardware(path)
         return value
 
+    def dram_capacity_bytes_per_s(self) -> float:
+        """The DRAM's bandwidth less the share refresh blocks it (``blocked / interval``)."""
+        dram = self.hardware.memory.dram
+        capacity = float(dram.bandwidth_bytes_per_s)
+        refresh = getattr(dram, "refresh", None)
+        if refresh is not None:
+            capacity *= 1 - refresh.blocked_ps / refresh.interval_ps
+        return capacity
+
     @model_validator(mode="after")
     def _offered_load(self):
         # Background users are open-loop (they issue at their rate whatever the queue): at or
         # above the DRAM's bandwidth, less refresh time, their queue grows without bound and no
         # frame would ever finish. The network itself is closed-loop and cannot overload it.
         dram = self.hardware.memory.dram
-        capacity = float(dram.bandwidth_bytes_per_s)
+        capacity = self.dram_capacity_bytes_per_s()
         refresh = getattr(dram, "refresh", None)
-        if refresh is not None:
-            capacity *= 1 - refresh.blocked_ps / refresh.interval_ps
         offered = 0.0
         for i, bg in enumerate(self.background):
             offered += float(bg.bandwidth_bytes_per_s)
