@@ -207,7 +207,8 @@ def test_corpus_covers_what_used_to_pass_validate():
     names = {p.name for p in FILES}
     assert {"sc_onnx_random_bytes.yaml", "sc_csv_missing_columns.yaml", "sc_int4_without_macs.yaml",
             "sc_resolution_huge.yaml", "sc_background_saturates.yaml", "sc_frames_too_many.yaml",
-            "sc_inline_l3_1tib.yaml", "hw_l3_1tib.yaml", "sc_streams_key_missing.yaml"} <= names
+            "sc_inline_l3_1tib.yaml", "hw_l3_1tib.yaml", "sc_streams_key_missing.yaml",
+            "sc_layerlist_unknown_op.yaml", "sc_batch_too_big.yaml"} <= names
 
 
 def test_huge_resolution_blames_the_stream_not_dram(capsys):
