@@ -175,7 +175,9 @@ def test_replay_says_wall_time_and_refuses_garbage(tmp_path, capsys):
 def test_results_folder_keeps_non_ascii_names_apart(tmp_path, monkeypatch, capsys):
     from memsim.cli.cmd_run import _safe_name
 
-    assert _safe_name("前カメラ") == "前カメラ" and _safe_name("камера 2") == "камера-2"
+    assert _safe_name("前カメラ") == "前カメラ" and _safe_name("front-camera-pi5") == "front-camera-pi5"
+    assert _safe_name("камера 2").startswith("камера-2-")
+    assert len({_safe_name(n) for n in ("cam 1", "cam/1", "cam-1", "cam:1")}) == 4
     assert _safe_name("!!!") != _safe_name("???") and _safe_name("!!!").startswith("run-")
     monkeypatch.chdir(tmp_path)
     for name in ("前カメラ", "後カメラ"):

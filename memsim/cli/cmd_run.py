@@ -64,14 +64,16 @@ def run_command(
 
 
 def _safe_name(name: str) -> str:
-    """A directory name for ``results/<name>``: letters (any script), digits, ``._-``; a name
-    with nothing usable becomes ``run-<hash>`` so that two such scenarios never share a folder."""
+    """The folder of ``results/<name>``: the name itself when it is letters (any script), digits
+    and ``._-``; otherwise its usable part plus a hash of the whole name (``run-<hash>`` when
+    nothing is usable), so that two different names never share a folder."""
     import hashlib
     import re
     import unicodedata
 
     text = unicodedata.normalize("NFC", name)
     safe = re.sub(r"[^\w.-]+", "-", text).strip("-.")
-    if safe:
+    if safe == name:
         return safe
-    return "run-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    return f"{safe}-{digest}" if safe else f"run-{digest}"
