@@ -55,3 +55,13 @@ def test_locate_field_follows_the_hardware_file(tmp_path):
     path, line, col = locate_field(scenario, "hardware.memory.dram.size")
     text = HW.read_text().splitlines()[line - 1]
     assert path == HW.resolve() and text[col - 1:].startswith("8 GiB")
+
+
+def test_an_override_is_blamed_instead_of_the_line_it_replaced(tmp_path, capsys):
+    from memsim.cli import main
+
+    path = _write(tmp_path, "  - {network: ds_cnn, dtype: int8}\n")
+    assert main(["run", str(path), "--no-save", "--set", "streams.0.dtype=int4"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path.resolve()}: streams.0.dtype: ")
+    assert err.rstrip().endswith("[from override streams.0.dtype=int4]")

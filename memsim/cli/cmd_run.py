@@ -27,8 +27,9 @@ def run_command(
 
     from memsim.cli.verdict import parse_layers, print_verdict
     from memsim.config import load_scenario
+    from memsim.engine.preflight import blame_overrides
     from memsim.engine.result import check_results_dir
-    from memsim.engine.run import simulate
+    from memsim.errors import InputError
 
     console = Console(stderr=True)
     top = parse_layers(layers)
@@ -37,18 +38,10 @@ def run_command(
     if not no_save:
         check_results_dir(out)  # before simulating: never fail after the work is done
     check_output_file(report, "--report")
-    total = sum(s.frames for s in model.streams)
-    if json_ or total <= 1 or not console.is_terminal:
-        from memsim.cli.estimate import FrameEstimate
-
-        # no bar in a pipe or CI log: one line with the expected wall time of a long run
-        result = simulate(model, progress=None if json_ or total <= 3 else FrameEstimate(total))
-    else:
-        from rich.progress import Progress
-
-        with Progress(console=console, transient=True) as bar:  # its ETA column is the estimate
-            task = bar.add_task("simulating frames", total=total)
-            result = simulate(model, progress=lambda done, _t: bar.update(task, completed=done))
+    try:
+        result = _simulate(model, console, json_)
+    except InputError as err:
+        raise blame_overrides(err, set_) from None
     if not no_save:
         result.save(out)
     if report is not None:
@@ -61,6 +54,23 @@ def run_command(
         print_verdict(result, Console(), top)
     if fail_on_miss and not result.summary["met"]:
         raise typer.Exit(3)
+
+
+def _simulate(model, console, json_: bool):
+    """``simulate(model)`` with a progress bar on a terminal, else a wall-time estimate line for a
+    long run (pipes, CI logs); nothing extra under ``--json``."""
+    from memsim.engine.run import simulate
+
+    total = sum(s.frames for s in model.streams)
+    if json_ or total <= 1 or not console.is_terminal:
+        from memsim.cli.estimate import FrameEstimate
+
+        return simulate(model, progress=None if json_ or total <= 3 else FrameEstimate(total))
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True) as bar:  # its ETA column is the estimate
+        task = bar.add_task("simulating frames", total=total)
+        return simulate(model, progress=lambda done, _t: bar.update(task, completed=done))
 
 
 def _safe_name(name: str) -> str:

@@ -104,3 +104,16 @@ def prepare_checked(scenario, prepare_stream) -> list:
     with located(scenario):
         check_feasible(scenario, [(g, p) for g, p, _ in prepared])
     return prepared
+
+
+def blame_overrides(err: InputError, overrides) -> InputError:
+    """``err`` pointed at the ``--set`` override that set its field (the file's line would show
+    the value the override replaced), in the loader's ``[from override ...]`` form."""
+    from memsim.config.loader import parse_override
+
+    for text in overrides or ():
+        key, _value = parse_override(text)
+        if err.field == key or err.field.startswith(key + "."):
+            return type(err)(f"{err.problem} [from override {text}]", field=err.field,
+                             path=err.location.path)
+    return err
