@@ -70,7 +70,7 @@ def _head_pairs(s: dict, streams: list[dict], nets: list[str],
         pairs.append((f"deadline misses{scope}",
                       f"{missed} of {frames} frames ({100 * missed / max(frames, 1):.1f} %)"))
     else:
-        pairs.append(("deadline", "none set (add deadline: to a stream to get a verdict)"))
+        pairs.append(("deadline", "none set (add deadline: to a stream)"))
     if scenario is not None and scenario.background:
         offered = sum(float(bg.bandwidth_bytes_per_s) for bg in scenario.background)
         share = offered / scenario.dram_capacity_bytes_per_s()
