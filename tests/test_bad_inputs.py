@@ -232,3 +232,11 @@ def test_validate_detects_a_scenario_without_streams(capsys):
     assert main(["validate", str(BAD / "sc_streams_key_missing.yaml")]) == 2
     err = capsys.readouterr().err
     assert "cannot tell the kind" not in err and "streams: required field missing" in err
+
+
+def test_bare_yaml_tag_is_a_located_error(tmp_path, capsys):
+    """Found by test_fuzz_random_bytes: '!!' parses to a tagged scalar without a position."""
+    path = tmp_path / "tag.yaml"
+    path.write_bytes(b"!!")
+    assert main(["validate", str(path)]) == 2
+    assert capsys.readouterr().err.startswith(f"{path}:1:1: expected a mapping")

@@ -131,6 +131,8 @@ def _short(value) -> str:
     if value is None:
         return "nothing"
     text = repr(value) if isinstance(value, str) else str(value)
+    if not text:
+        return "an empty tagged value"  # e.g. a bare '!!' tag
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -265,8 +267,8 @@ def require_mapping(data, path, what: str = "config") -> None:
         raise InputError(f"empty file: expected a {what} mapping", path=path, line=1, col=1)
     if not isinstance(data, dict):
         line, col = 1, 1
-        if hasattr(data, "lc"):
-            line, col = data.lc.line + 1, data.lc.col + 1
+        if getattr(getattr(data, "lc", None), "line", None) is not None:  # ruamel may not know
+            line, col = data.lc.line + 1, (data.lc.col or 0) + 1
         raise InputError(f"expected a mapping of keys at the top level (got {_short(data)})",
                          path=path, line=line, col=col)
 
