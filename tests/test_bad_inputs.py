@@ -178,3 +178,65 @@ def test_usage_errors_exit_2_without_a_traceback(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "memsim bug" not in err and err.strip()
+
+
+# --- validate runs every check run makes: the same exit 2 and the same located message ----
+
+SCENARIOS = [p for p in FILES if p.name.startswith("sc_")]
+#: problems with the whole file rather than one field (no field to name)
+FILE_LEVEL = {"sc_alias_bomb.yaml"}
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.name for p in SCENARIOS])
+def test_validate_and_run_fail_alike(path, tmp_path, capsys):
+    validated = main(["validate", str(path)])
+    v_out, v_err = capsys.readouterr()
+    out_dir = tmp_path / "out"
+    ran = main(["run", str(path), "--out", str(out_dir)])
+    r_out, r_err = capsys.readouterr()
+    assert validated == ran == 2
+    assert v_out == r_out == ""
+    assert r_err == v_err
+    field = "" if path.name in FILE_LEVEL else r"[\w.\-]+: "
+    assert re.match(rf"^{re.escape(str(path))}:\d+:\d+: {field}\S", r_err), r_err
+    assert _expected(path) in r_err
+    assert not out_dir.exists()  # nothing half-written
+
+
+def test_corpus_covers_what_used_to_pass_validate():
+    names = {p.name for p in FILES}
+    assert {"sc_onnx_random_bytes.yaml", "sc_csv_missing_columns.yaml", "sc_int4_without_macs.yaml",
+            "sc_resolution_huge.yaml", "sc_background_saturates.yaml", "sc_frames_too_many.yaml",
+            "sc_inline_l3_1tib.yaml", "hw_l3_1tib.yaml", "sc_streams_key_missing.yaml",
+            "sc_layerlist_unknown_op.yaml", "sc_batch_too_big.yaml"} <= names
+
+
+def test_huge_resolution_blames_the_stream_not_dram(capsys):
+    assert main(["validate", str(BAD / "sc_resolution_huge.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert ": streams.0.resolution: " in err and ": hardware.memory.dram.size:" not in err
+
+
+@pytest.mark.parametrize("name, kind", [("raspberry-pi-5.yaml", "a hardware description"),
+                                        ("../sweeps/kws-mcu.yaml", "a sweep")])
+def test_run_on_another_kind_of_file_says_what_it_is(name, kind, capsys):
+    path = Path(__file__).parents[1] / "configs" / "hardware" / name
+    assert main(["run", str(path), "--no-save"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}:1:1: this is {kind}")
+    assert "not a scenario (name, hardware, streams)" in err
+    assert "required field missing" not in err
+
+
+def test_validate_detects_a_scenario_without_streams(capsys):
+    assert main(["validate", str(BAD / "sc_streams_key_missing.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot tell the kind" not in err and "streams: required field missing" in err
+
+
+def test_bare_yaml_tag_is_a_located_error(tmp_path, capsys):
+    """Found by test_fuzz_random_bytes: '!!' parses to a tagged scalar without a position."""
+    path = tmp_path / "tag.yaml"
+    path.write_bytes(b"!!")
+    assert main(["validate", str(path)]) == 2
+    assert capsys.readouterr().err.startswith(f"{path}:1:1: expected a mapping")

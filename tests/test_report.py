@@ -151,6 +151,7 @@ def test_report_from_saved_run_dir_uses_resolved_hardware(tmp_path):
 def test_cli_report_run_dir(tmp_path):
     run_dir = make_result().save(tmp_path / "run")
     out = tmp_path / "sub" / "r.html"
+    out.parent.mkdir()  # report -o never creates folders (issue 17; see test_cli_output.py)
     res = CliRunner().invoke(app, ["report", str(run_dir), "-o", str(out), "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout) == {"kind": "run", "report": str(out), "png": []}

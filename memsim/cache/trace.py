@@ -235,7 +235,11 @@ def parse_lackey(data: bytes, path: str | Path | None = None) -> Trace:
     count, bad = _parse_lackey(buf, addr, size, kind)
     if bad:
         lines = data.split(b"\n")
-        text = lines[bad - 1][:60].decode("utf-8", "replace") if bad - 1 < len(lines) else ""
+        raw = lines[bad - 1] if bad - 1 < len(lines) else b""
+        if not _is_text(raw):
+            raise InputError("binary data, not a valgrind lackey --trace-mem=yes text log (nor "
+                             "a .npz archive)", path=path, line=bad, col=1)
+        text = raw[:60].decode("ascii")
         raise InputError(f"not a lackey record (got {text!r}; expected 'I  addr,size' or "
                          "' L|S|M addr,size')", path=path, line=bad, col=1)
     if count == 0:
@@ -245,7 +249,10 @@ def parse_lackey(data: bytes, path: str | Path | None = None) -> Trace:
 
 
 def load_trace(path: str | Path) -> Trace:
-    """Load ``path`` as ``.npz`` (zip magic) or lackey log (anything else), auto-detected."""
+    """Load ``path`` as ``.npz`` (zip magic) or lackey log (anything else), auto-detected.
+
+    A ``.npz`` name without the zip signature is refused as a broken archive (never parsed as a
+    log); a log line that is not printable text is reported as binary data, never echoed."""
     path = Path(path)
     try:
         with open(path, "rb") as fh:
@@ -254,4 +261,12 @@ def load_trace(path: str | Path) -> Trace:
         raise InputError(f"cannot read trace ({err.strerror})", path=path) from err
     if head.startswith(b"PK"):
         return load_npz(path)
+    if path.suffix.lower() == ".npz":
+        raise InputError(f"not a .npz archive (no zip signature; first bytes {head.hex(' ')})",
+                         path=path)
     return parse_lackey(path.read_bytes(), path=path)
+
+
+def _is_text(line: bytes) -> bool:
+    """Printable ASCII (tabs and a trailing CR allowed): a line worth quoting back."""
+    return all(32 <= b < 127 or b in (9, 13) for b in line)

@@ -49,3 +49,22 @@ def emit_json(obj) -> None:
     """Print exactly one JSON object on stdout (DESIGN §9)."""
     sys.stdout.write(json.dumps(_jsonable(obj), sort_keys=False) + "\n")
     sys.stdout.flush()
+
+
+def check_output_file(path, option: str) -> None:
+    """Refuse an output file (``-o``, ``--report``) that is a directory or whose folder does not
+    exist (exit 2, before any work) — folders are never created silently."""
+    if path is None:
+        return
+    from pathlib import Path
+
+    from memsim.errors import InputError
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputError("is a directory; give a file name", field=option, path=path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise InputError(f"folder {parent} {what}; create it first or choose another path",
+                         field=option, path=path)

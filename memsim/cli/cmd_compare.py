@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from memsim.cli.app import app, emit_json
+from memsim.cli.app import app, check_output_file, emit_json
 
 
 @app.command("compare")
@@ -29,6 +29,7 @@ def compare_command(
 
     from memsim.report.compare import compare_boards
 
+    check_output_file(report, "--report")
     if png is not None:
         from memsim.report.png import require_browser
 
@@ -60,22 +61,31 @@ def compare_command(
 
 
 def print_table(entries, console) -> None:
-    """The verdict table on the terminal."""
-    from rich.table import Table
+    """The verdict table on the terminal, fitted to its width; a board that could not run gets
+    CANNOT RUN in the table and its reason as a numbered note below it (never wrapped into a
+    narrow column)."""
+    from memsim.cli.tables import Col, joules, print_table as fitted, secs, size
+    from memsim.report.fmt import fmt_num, fmt_usd
 
-    from memsim.report.fmt import fmt_bytes, fmt_j, fmt_num, fmt_s, fmt_usd
-
-    table = Table(title="memsim compare")
-    for col in ("hardware", "latency", "deadline", "slack", "DRAM/frame", "energy/frame", "price",
-                "FPS/$", "verdict"):
-        table.add_column(col)
+    # slack is left out: deadline (in the title) minus latency, and in --json and the report
+    cols = [Col("hardware", "name"), Col("latency"), Col("DRAM"), Col("energy"), Col("price"),
+            Col("FPS/$"), Col("verdict", "text")]
+    rows, notes = [], []
+    deadlines = {e.row()["deadline_s"] for e in entries}
     for e in entries:
         r = e.row()
         if e.result is None:
-            verdict = f"[bold red]CANNOT RUN[/]: {e.note}"
+            notes.append(f"[{len(notes) + 1}] {e.hardware}: {e.note}")
+            verdict = f"[bold red]CANNOT RUN[/] [{len(notes)}]"
         else:
             verdict = "[bold green]MET[/]" if r["met"] else "[bold red]MISSED[/]"
-        table.add_row(e.hardware, fmt_s(r["latency_s"]), fmt_s(r["deadline_s"]), fmt_s(r["slack_s"]),
-                      fmt_bytes(r["dram_bytes"]), fmt_j(r["energy_j"]), fmt_usd(r["price_usd"]),
-                      fmt_num(r["fps_per_dollar"]), verdict)
-    console.print(table)
+        rows.append([e.hardware, secs(r["latency_s"]), size(r["dram_bytes"]),
+                     joules(r["energy_j"]), fmt_usd(r["price_usd"]),
+                     fmt_num(r["fps_per_dollar"], 3), verdict])
+    deadline = (f"deadline {secs(next(iter(deadlines)))}" if len(deadlines) == 1
+                else "deadlines differ per board")
+    fitted(console, cols, rows, title=f"memsim compare: {deadline}; DRAM and energy per frame")
+    from rich.markup import escape
+
+    for note in notes:
+        console.print(escape(note), overflow="fold")

@@ -145,14 +145,16 @@ def _compression_rows(base) -> list[dict]:
 
 
 def _fmt(key, value) -> str:
+    from memsim.cli.tables import joules, secs, size
+
     if value is None:
         return "—"
     if key.endswith("_s"):
-        return f"{value * 1e3:.4g} ms"
+        return secs(value)
     if key.endswith("_bytes"):
-        return f"{value / 2**20:.4g} MiB"
+        return size(value)
     if key.endswith("_j"):
-        return f"{value * 1e3:.4g} mJ"
+        return joules(value)
     return str(value)
 
 
@@ -173,31 +175,29 @@ def explain_command(
 ):
     """One-at-a-time ablation: what each strategy of the scenario buys."""
     from rich.console import Console
-    from rich.table import Table
+
+    from memsim.cli.tables import Col, print_table
 
     out = explain(scenario, frames, list(only or []))
     if json_:
         emit_json(out)
         return
     b = out["baseline"]
-    table = Table(title=f"{b['name']}: strategies one at a time (baseline: "
-                        f"{_fmt('latency_s', b['latency_s'])}, "
-                        f"{'met' if b['met'] else 'missed'})")
-    table.add_column("strategy", no_wrap=True)
-    table.add_column("change", overflow="fold")
-    for col in ("latency", "Δ", "p99", "DRAM/frame", "Δ", "peak act.", "energy"):
-        table.add_column(col, no_wrap=True)
+    cols = [Col("strategy", "name"), Col("change", "wrap"), Col("latency"), Col("Δ"),
+            Col("p99", optional=True), Col("DRAM"), Col("Δ"),
+            Col("peak act.", optional=True), Col("energy")]
+    rows = []
     for r in out["ablations"]:
         d = r["delta"]
-        table.add_row(r["strategy"], r["change"], _fmt("latency_s", r["latency_s"]),
-                      _delta("latency_s", d["latency_s"], b["latency_s"]),
-                      _fmt("latency_p99_s", r["latency_p99_s"]),
-                      _fmt("dram_bytes", r["dram_bytes"]),
-                      _delta("dram_bytes", d["dram_bytes"], b["dram_bytes"]),
-                      _fmt("peak_activation_bytes", r["peak_activation_bytes"]),
-                      _fmt("energy_j", r["energy_j"]))
-    console = Console(width=max(140, Console().width))
-    console.print(table)
+        rows.append([r["strategy"], r["change"], _fmt("latency_s", r["latency_s"]),
+                     _delta("latency_s", d["latency_s"], b["latency_s"]),
+                     _fmt("latency_p99_s", r["latency_p99_s"]), _fmt("dram_bytes", r["dram_bytes"]),
+                     _delta("dram_bytes", d["dram_bytes"], b["dram_bytes"]),
+                     _fmt("peak_activation_bytes", r["peak_activation_bytes"]),
+                     _fmt("energy_j", r["energy_j"])])
+    console = Console()
+    print_table(console, cols, rows, title=f"{b['name']}: strategies one at a time, DRAM per frame (baseline: "
+                f"{_fmt('latency_s', b['latency_s'])}, {'met' if b['met'] else 'missed'})")
     fused = [f for f in out["fusion"] if f["fused"]]
     if out["fusion"]:
         console.print(f"fusion: {len(fused)} of {len(out['fusion'])} candidate layer pairs fit "

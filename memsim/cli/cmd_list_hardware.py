@@ -62,16 +62,19 @@ def list_hardware(
         emit_json({"configs_dir": str(configs_dir()), "hardware": rows})
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=f"hardware presets in {configs_dir() / 'hardware'}")
-    for column in ("preset", "name", "cores", "clock", "int8 MAC/s", "fp32 MAC/s",
-                   "on-chip levels", "DRAM BW", "price"):
-        table.add_column(column)
+    from memsim.cli.tables import Col, print_table
+
+    # preset names are what users type: never shortened; the long name goes first when narrow
+    cols = [Col("preset", "text"), Col("name", "name", optional=True), Col("cores"),
+            Col("clock", optional=True), Col("int8 MAC/s"), Col("fp32 MAC/s", optional=True),
+            Col("on-chip levels", "wrap"), Col("DRAM BW"), Col("price")]
+    table = []
     for r in rows:
-        levels = ", ".join(f"{lv['name']} {format_size(lv['size_bytes'])}" for lv in r["levels"])
+        levels = "\n".join(f"{lv['name']} {format_size(lv['size_bytes'])}" for lv in r["levels"])
         price = f"${r['price_usd']:,.0f}" if r["price_usd"] is not None else "-"
-        table.add_row(r["preset"], r["name"], str(r["cores"]), _si(r["clock_hz"], "Hz"),
+        table.append([r["preset"], r["name"], str(r["cores"]), _si(r["clock_hz"], "Hz"),
                       _si(r["peak_int8_macs_per_s"], ""), _si(r["peak_fp32_macs_per_s"], ""),
-                      levels, _si(r["dram_bandwidth_bytes_per_s"], "B/s"), price)
-    Console(width=200).print(table)
+                      levels, _si(r["dram_bandwidth_bytes_per_s"], "B/s"), price])
+    print_table(Console(), cols, table, title=f"hardware presets in {configs_dir() / 'hardware'}",
+                caption="--json has every figure (names, clocks, fp32 peaks, scopes, TDP)")

@@ -11,20 +11,30 @@ from memsim.cli.app import emit_json, list_app, show_app
 
 @list_app.command("networks")
 def list_networks_cmd(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """List the built-in networks and their parameters."""
-    from memsim.workloads import list_networks
+    """List the built-in networks: parameter and MAC counts (default input, batch 1), options.
+
+    JSON: {"networks": [{"name", "description", "params": [option names], "parameters",
+    "macs"}]} — ``parameters`` and ``macs`` are exact counts at the builder's defaults.
+    """
+    from memsim.workloads import list_networks, load_network
 
     rows = list_networks()
+    for r in rows:
+        g = load_network(r["name"])
+        r["parameters"], r["macs"] = int(g.params), int(g.macs)
     if json_:
         emit_json({"networks": rows})
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table("name", "parameters", "description")
-    for r in rows:
-        table.add_row(r["name"], ", ".join(r["params"]), r["description"])
-    Console().print(table)
+    from memsim.cli.tables import Col, print_table
+
+    cols = [Col("name", "name"), Col("params"), Col("MACs"), Col("description", "wrap")]
+    table = [[r["name"], f"{r['parameters']:,}", f"{r['macs']:,}",
+              r["description"] + (f" Options: {', '.join(r['params'])}." if r["params"] else "")]
+             for r in rows]
+    print_table(Console(), cols, table, title="built-in networks (counts at the default input, "
+                "batch 1; memsim show network NAME for layers)")
 
 
 @show_app.command("network")
@@ -52,14 +62,16 @@ def show_network_cmd(
         emit_json({"name": g.name, "params": g.params, "macs": g.macs, "layers": layers})
         return
     from rich.console import Console
-    from rich.table import Table
 
     from memsim.units import format_size
 
-    table = Table("name", "op", "MACs", "params", "weights", "in", "out",
-                  title=f"{g.name}: {g.params:,} params, {g.macs:,} MACs, batch {batch}, {dtype}")
-    for r in layers:
-        table.add_row(r["name"], r["op"], f"{r['macs']:,}", f"{r['params']:,}",
-                      format_size(r["weight_bytes"]), format_size(r["input_bytes"]),
-                      format_size(r["output_bytes"]))
-    Console().print(table)
+    from memsim.cli.tables import Col, print_table
+
+    cols = [Col("name", "name"), Col("op", "name"), Col("MACs"), Col("params"),
+            Col("weights", optional=True), Col("in", optional=True), Col("out", optional=True)]
+    rows = [[r["name"], r["op"], f"{r['macs']:,}", f"{r['params']:,}",
+             format_size(r["weight_bytes"]), format_size(r["input_bytes"]),
+             format_size(r["output_bytes"])] for r in layers]
+    print_table(Console(), cols, rows,
+                title=f"{g.name}: {g.params:,} params, {g.macs:,} MACs, batch {batch}, {dtype}",
+                caption="--json has every column (weight, input and output bytes)")

@@ -39,18 +39,16 @@ def replay(
         emit_json(result)
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=f"{trace.name}: {result['accesses']:,} accesses in "
-                        f"{result['seconds']:.3f} s ({compat})")
+    from memsim.cli.tables import Col, print_table
+
     cols = ("loads", "stores", "hits", "misses", "evictions", "writebacks")
-    table.add_column("level")
-    for col in cols:
-        table.add_column(col, justify="right")
-    for row in result["levels"]:
-        table.add_row(row["name"], *(f"{row[c]:,}" for c in cols))
+    rows = [[row["name"], *(f"{row[c]:,}" for c in cols)] for row in result["levels"]]
     mem = result["memory"]
-    table.add_row("memory", f"{mem['loads']:,}", f"{mem['stores']:,}", "", "", "", "")
-    Console().print(table)
+    rows.append(["memory", f"{mem['loads']:,}", f"{mem['stores']:,}", "", "", "", ""])
+    print_table(Console(), [Col("level", "name"), *(Col(c) for c in cols)], rows,
+                title=f"{trace.name}: {result['accesses']:,} accesses, {compat} counter semantics",
+                caption=f"replay took {result['seconds']:.3g} s of wall-clock time on this "
+                        "machine (counts only; no simulated time)")
     if "cachegrind" in result:
         typer.echo("  ".join(f"{k}={v:,}" for k, v in result["cachegrind"].items()))

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from memsim.cli.app import app, emit_json
+from memsim.cli.app import app, check_output_file, emit_json
 
 
 @app.command("report")
@@ -23,6 +23,7 @@ def report_command(
     """Write one self-contained HTML report (works offline) for a run or a sweep."""
     from memsim.report.load import detect, write_report_from_dir
 
+    check_output_file(output, "-o")
     kind = detect(results_dir)
     path = write_report_from_dir(results_dir, output, png_dir=png)
     pngs = sorted(str(p) for p in png.glob("*.png")) if png is not None else []

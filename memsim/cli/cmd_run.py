@@ -7,55 +7,7 @@ from typing import Optional
 
 import typer
 
-from memsim.cli.app import app, emit_json
-
-
-def _fmt_s(value) -> str:
-    if value is None:
-        return "—"
-    value = float(value)
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value / 1e-9:.3g} ns"
-
-
-def _fmt_bytes(value) -> str:
-    value = float(value or 0)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.4g} {unit}"
-        value /= 1024
-    return f"{value:.4g} TiB"
-
-
-def print_verdict(result, console) -> None:
-    """A verdict table and the per-layer breakdown of the worst frame."""
-    from rich.table import Table
-
-    s = result.summary
-    verdict = "[bold green]MET[/]" if s["met"] else "[bold red]MISSED[/]"
-    head = Table(title=f"{s['name']} on {s.get('hardware', '')}: {verdict}", show_header=False)
-    for key, text in (("latency_s", "worst frame latency"), ("latency_p50_s", "p50"),
-                      ("latency_p99_s", "p99"), ("deadline_s", "deadline"), ("slack_s", "slack")):
-        head.add_row(text, _fmt_s(s.get(key)))
-    head.add_row("miss rate", f"{100 * s['miss_rate']:.1f} % of {s['frames']} frames")
-    head.add_row("DRAM traffic / frame", _fmt_bytes(s["dram_bytes"]))
-    head.add_row("activation arena (lower bound)",
-                 f"{_fmt_bytes(s['peak_activation_bytes'])} ({_fmt_bytes(s['lower_bound_activation_bytes'])})")
-    if s.get("energy_j") is not None:
-        head.add_row("energy / frame", f"{s['energy_j'] * 1e3:.4g} mJ")
-    if s.get("results_dir"):
-        head.add_row("results", str(s["results_dir"]))
-    console.print(head)
-    layers = result.worst_frame_layers()
-    table = Table(title="worst frame, per layer")
-    for col in ("layer", "op", "compute", "stall", "DRAM", "bound"):
-        table.add_column(col)
-    for _, r in layers.iterrows():
-        table.add_row(str(r["name"]), str(r["op"]), _fmt_s(r["compute_s"]), _fmt_s(r["stall_s"]),
-                      _fmt_bytes(r["dram_bytes"]), str(r["bound"]))
-    console.print(table)
+from memsim.cli.app import app, check_output_file, emit_json
 
 
 @app.command("run")
@@ -67,33 +19,29 @@ def run_command(
     fail_on_miss: bool = typer.Option(False, "--fail-on-miss", help="Exit 3 when a deadline is missed."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write an HTML report here."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not write results to disk."),
+    layers: Optional[str] = typer.Option(None, "--layers", help="Slowest layers to list: a "
+                                         "number (default 10) or 'all' (every layer, in order)."),
 ):
     """Replay a scenario through the simulated hierarchy and check its deadlines."""
     from rich.console import Console
 
+    from memsim.cli.verdict import parse_layers, print_verdict
     from memsim.config import load_scenario
-    from memsim.engine.run import simulate
-
+    from memsim.engine.preflight import blame_overrides
     from memsim.engine.result import check_results_dir
     from memsim.errors import InputError
 
     console = Console(stderr=True)
+    top = parse_layers(layers)
     model = load_scenario(scenario, overrides=list(set_ or []))
     out = out or Path("results") / _safe_name(model.name)
     if not no_save:
         check_results_dir(out)  # before simulating: never fail after the work is done
-    if report is not None and report.is_dir():
-        raise InputError("is a directory; give a file name for the HTML report", field="--report",
-                         path=report)
-    total = sum(s.frames for s in model.streams)
-    if json_ or total <= 1 or not console.is_terminal:
-        result = simulate(model)
-    else:
-        from rich.progress import Progress
-
-        with Progress(console=console, transient=True) as bar:
-            task = bar.add_task("simulating frames", total=total)
-            result = simulate(model, progress=lambda done, _t: bar.update(task, completed=done))
+    check_output_file(report, "--report")
+    try:
+        result = _simulate(model, console, json_)
+    except InputError as err:
+        raise blame_overrides(err, set_) from None
     if not no_save:
         result.save(out)
     if report is not None:
@@ -103,12 +51,39 @@ def run_command(
     if json_:
         emit_json(result.to_json())
     else:
-        print_verdict(result, Console())
+        print_verdict(result, Console(), top)
     if fail_on_miss and not result.summary["met"]:
         raise typer.Exit(3)
 
 
-def _safe_name(name: str) -> str:
-    import re
+def _simulate(model, console, json_: bool):
+    """``simulate(model)`` with a progress bar on a terminal, else a wall-time estimate line for a
+    long run (pipes, CI logs); nothing extra under ``--json``."""
+    from memsim.engine.run import simulate
 
-    return re.sub(r"[^0-9A-Za-z._-]+", "-", name).strip("-") or "run"
+    total = sum(s.frames for s in model.streams)
+    if json_ or total <= 1 or not console.is_terminal:
+        from memsim.cli.estimate import FrameEstimate
+
+        return simulate(model, progress=None if json_ or total <= 3 else FrameEstimate(total))
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True) as bar:  # its ETA column is the estimate
+        task = bar.add_task("simulating frames", total=total)
+        return simulate(model, progress=lambda done, _t: bar.update(task, completed=done))
+
+
+def _safe_name(name: str) -> str:
+    """The folder of ``results/<name>``: the name itself when it is letters (any script), digits
+    and ``._-``; otherwise its usable part plus a hash of the whole name (``run-<hash>`` when
+    nothing is usable), so that two different names never share a folder."""
+    import hashlib
+    import re
+    import unicodedata
+
+    text = unicodedata.normalize("NFC", name)
+    safe = re.sub(r"[^\w.-]+", "-", text).strip("-.")
+    if safe == name:
+        return safe
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    return f"{safe}-{digest}" if safe else f"run-{digest}"

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from memsim.cli.app import app, emit_json
+from memsim.cli.app import app, check_output_file, emit_json
 
 
 @app.command("sweep")
@@ -32,6 +32,7 @@ def sweep_command(
     """Run every point of SPEC; points already stored under the sweep directory are skipped."""
     from memsim.sweep.runner import run_sweep
 
+    check_output_file(report, "--report")
     summary = run_sweep(spec, out, workers=workers, scheduler=scheduler, dask_local=dask_local,
                         reuse=not no_reuse, progress=progress, retry_failed=retry_failed)
     if report is not None:
@@ -53,12 +54,89 @@ def sweep_command(
         return
     from rich.console import Console
 
+    from memsim.sweep.spec import load_sweep
+
     console = Console()
     console.print(f"[bold]{summary['name']}[/]: {summary['points']} points — "
                   f"{summary['done']} computed, {summary['failed']} failed, "
                   f"{summary['skipped']} already stored; {summary['feasible']} meet the deadline")
     console.print(f"results: {summary['results']}")
-    console.print(f"Pareto front ({len(summary['pareto'])}): {', '.join(summary['pareto'][:20])}"
-                  + (" …" if len(summary["pareto"]) > 20 else ""))
+    print_front(summary, load_sweep(spec), console)
     if "report" in summary:
         console.print(f"report: {summary['report']}")
+
+
+def _cell(column: str, value) -> str:
+    """A results cell for the terminal: times, sizes and energies with units, paths by stem."""
+    from memsim.cli.tables import joules, secs, size
+    from memsim.report.fmt import fmt_num
+
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if column.endswith("_s"):
+        return secs(value)
+    if column.endswith("_bytes"):
+        return size(value)
+    if column.endswith("_j"):
+        return joules(value)
+    if column.endswith("_usd"):
+        from memsim.report.fmt import fmt_usd
+
+        return fmt_usd(value)
+    if isinstance(value, str):
+        if value.endswith((".yaml", ".yml", ".onnx", ".csv")):
+            return Path(value).stem
+        return _compact_json(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return fmt_num(value) if isinstance(value, float) else str(value)
+
+
+def print_front(summary: dict, sweep, console) -> None:
+    """The Pareto front as a table: each point's swept values (board, strategies) and its
+    objective figures, best first by the first objective."""
+    import pandas as pd
+
+    from memsim.cli.tables import Col, print_table
+    from memsim.sweep.spec import value_columns
+
+    table = pd.read_parquet(summary["results"])
+    front = table[table["pareto"]].drop_duplicates("id") if "pareto" in table else table.iloc[0:0]
+    if front.empty:
+        console.print("Pareto front: empty (no point met its deadline)")
+        return
+    objectives = dict(sweep.objectives)
+    first, sense = next(iter(objectives.items()))
+    front = front.sort_values(first, ascending=sense == "min", kind="stable")
+    swept = [c for c in value_columns(sweep) if c in front]
+    # a dimension with one value in the whole sweep tells no point apart: say it once
+    fixed = [c for c in swept if table[c].astype(str).nunique() == 1]
+    swept = [c for c in swept if c not in fixed]
+    if len(sweep.seeds or ()) > 1 and "seed" in front:
+        swept.append("seed")
+    shown = swept + [c for c in objectives if c in front]
+    cols = ([Col(c.rsplit(".", 1)[-1] if c != "seed" else c, "name") for c in swept]
+            + [Col(c, "num") for c in shown[len(swept):]])
+    rows = [[_cell(c, r[c]) for c in shown] for _, r in front.iterrows()]
+    goals = ", ".join(f"{sense} {name}" for name, sense in objectives.items())
+    same = "; ".join(f"{c.rsplit('.', 1)[-1]} {_cell(c, front.iloc[0][c])}" for c in fixed)
+    note = "point ids and every column: the results file"
+    print_table(console, cols, rows, title=f"Pareto front: {len(front)} points ({goals})",
+                caption=f"every point: {same}; {note}" if same else note)
+
+
+def _compact_json(text: str) -> str:
+    """A swept mapping/list cell (canonical JSON) as ``format=quant bits=4`` / ``[0, 1]``."""
+    import json
+
+    if not text.startswith(("{", "[")):
+        return text
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(value, dict):
+        value = dict(sorted(value.items(), key=lambda kv: kv[0] != "format"))  # format first
+        return " ".join(f"{k}={_compact_json(json.dumps(v)) if isinstance(v, (dict, list)) else v}"
+                        for k, v in value.items())
+    return ", ".join(map(str, value))

@@ -92,14 +92,14 @@ def trace(
         emit_json(summary)
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=f"{graph.name} on {hw.name}: {summary['tiles']:,} tiles, "
-                        f"{summary['lines']:,} lines of {line} B")
-    for col in ("layer", "op", "level", "dataflow", "tiles", "lines", "cycles", "util"):
-        table.add_column(col, justify="left" if col in ("layer", "op", "level") else "right")
-    for r in rows:
-        table.add_row(r["name"], r["op"], str(r["target_level"]), r["dataflow"],
-                      f"{r['tiles']:,}", f"{r['lines']:,}", f"{r['compute_cycles']:,.0f}",
-                      f"{r['utilisation']:.2f}")
-    Console().print(table)
+    from memsim.cli.tables import Col, print_table
+
+    cols = [Col("layer", "name"), Col("op", "name"), Col("level", "text"),
+            Col("dataflow", "text", optional=True), Col("tiles"), Col("lines"),
+            Col("cycles", optional=True), Col("util")]
+    table = [[r["name"], r["op"], str(r["target_level"]), r["dataflow"], f"{r['tiles']:,}",
+              f"{r['lines']:,}", f"{r['compute_cycles']:,.0f}", f"{r['utilisation']:.2f}"]
+             for r in rows]
+    print_table(Console(), cols, table, title=f"{graph.name} on {hw.name}: "
+                f"{summary['tiles']:,} tiles, {summary['lines']:,} lines of {line} B")

@@ -16,6 +16,10 @@ def validate(
 ) -> None:
     """Validate config files; prints one OK line per file, or the first error and exits 2.
 
+    A scenario gets every check ``memsim run`` makes before simulating: networks loaded and
+    parsed, dtypes supported by the compute unit, sizes simulatable, memory plan and mapping
+    built, arena against memory, background load below the DRAM's bandwidth.
+
     With --json: {"files": [{"file", "kind", "name", "ok", "error"}], "ok": bool}. Exit code 2
     when any file is bad (each bad file's message also goes to stderr).
     """
@@ -28,6 +32,8 @@ def validate(
     for path in files:
         try:
             model = load_any(path)
+            if isinstance(model, Scenario):
+                _preflight(model)
         except InputError as err:
             bad += 1
             sys.stderr.write(f"{err.message}\n")
@@ -46,3 +52,11 @@ def validate(
         # SystemExit, not typer.Exit: with standalone_mode=False click returns Exit's code
         # from app() instead of raising, and memsim.cli.main would then report 0
         raise SystemExit(2)
+
+
+def _preflight(scenario) -> None:
+    """What ``simulate`` checks before its first event (memsim.engine.preflight)."""
+    from memsim.engine.preflight import prepare_checked
+    from memsim.engine.run import prepare_stream
+
+    prepare_checked(scenario, prepare_stream)

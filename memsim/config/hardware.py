@@ -287,6 +287,10 @@ class Energy(ConfigModel):
         return value
 
 
+#: cache lines the simulator holds state for, all levels and per-core copies together
+MAX_SIMULATED_LINES = 1 << 26
+
+
 class Hardware(ConfigModel):
     """A complete hardware description (one preset file)."""
 
@@ -312,6 +316,26 @@ class Hardware(ConfigModel):
                 if key not in names:
                     raise FieldError(("energy", "access", key),
                                      f"no level named {key!r} (levels: {', '.join(sorted(names))})")
+        return self
+
+    @model_validator(mode="after")
+    def _simulatable(self):
+        # The cache model keeps ~3 int64 words per simulated line (tag, recency, index:
+        # memsim.cache.hierarchy), one copy per core for scope: core; this cap keeps that state
+        # under ~1.5 GiB so a typo (1 TiB L3) is a located error, not a MemoryError mid-run.
+        total = 0
+        for i, level in enumerate(self.memory.levels):
+            if level.kind != "cache":
+                continue
+            copies = self.compute.cores if level.scope == "core" else 1
+            total += level.size_bytes // level.line_bytes * copies
+            if total > MAX_SIMULATED_LINES:
+                raise FieldError(("memory", "levels", i, "size"),
+                                 f"too large to simulate: the caches would hold {total:,} lines "
+                                 f"in all (limit {MAX_SIMULATED_LINES:,}, e.g. "
+                                 f"{units.format_size(MAX_SIMULATED_LINES * 64)} of 64 B lines) "
+                                 f"(got {units.format_size(level.size_bytes)}"
+                                 + (f" × {copies} cores)" if copies > 1 else ")"))
         return self
 
     def peak_macs_per_s(self, dtype: str) -> float:

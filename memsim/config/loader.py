@@ -131,6 +131,8 @@ def _short(value) -> str:
     if value is None:
         return "nothing"
     text = repr(value) if isinstance(value, str) else str(value)
+    if not text:
+        return "an empty tagged value"  # e.g. a bare '!!' tag
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -213,6 +215,15 @@ def _valid_keys(model: type[BaseModel]) -> list[str]:
             if not field.exclude]
 
 
+#: what a missing top-level field should hold, for the "required field missing" message
+_MISSING_HINTS = {
+    "streams": ": a scenario lists its streams, e.g. streams: [{network: mobilenet_v2, "
+               "frames: 5, period: 33.3 ms, deadline: 33.3 ms}]",
+    "hardware": ": a scenario names its board, e.g. hardware: ../hardware/raspberry-pi-5.yaml",
+    "network": ": a zoo name (memsim list networks) or a .onnx/.csv/.yaml file",
+}
+
+
 def validation_error(err: ValidationError, data, path, root: type[BaseModel]) -> InputError:
     """Turn pydantic's first error into one located ``InputError``."""
     first = err.errors(include_url=False)[0]
@@ -228,7 +239,7 @@ def validation_error(err: ValidationError, data, path, root: type[BaseModel]) ->
         hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
         problem = f"unknown key '{key}' ({hint})"
     elif first["type"] == "missing":
-        problem = "required field missing"
+        problem = "required field missing" + _MISSING_HINTS.get(str(loc[-1]) if loc else "", "")
     elif isinstance(cause, Exception):
         problem = str(cause)
     else:
@@ -256,8 +267,8 @@ def require_mapping(data, path, what: str = "config") -> None:
         raise InputError(f"empty file: expected a {what} mapping", path=path, line=1, col=1)
     if not isinstance(data, dict):
         line, col = 1, 1
-        if hasattr(data, "lc"):
-            line, col = data.lc.line + 1, data.lc.col + 1
+        if getattr(getattr(data, "lc", None), "line", None) is not None:  # ruamel may not know
+            line, col = data.lc.line + 1, (data.lc.col or 0) + 1
         raise InputError(f"expected a mapping of keys at the top level (got {_short(data)})",
                          path=path, line=line, col=col)
 
@@ -295,16 +306,35 @@ def load_scenario(path, overrides=None):
 
     path = Path(path)
     data = load_yaml(path)
+    _require_kind(data, path, "scenario")
     if overrides:
         data = apply_overrides(data, overrides, base_dir=path.resolve().parent, path=path)
     return validate_data(Scenario, data, path, source_path=path.resolve())
+
+
+#: what each kind of file holds and where it goes, for "wrong kind of file" messages
+_KIND_USE = {"hardware": ("a hardware description (compute, memory)",
+                          "name it in a scenario's 'hardware:' or pass it to memsim compare"),
+             "scenario": ("a scenario (name, hardware, streams)", "run it with memsim run"),
+             "sweep": ("a sweep (base, grid)", "run it with memsim sweep")}
+
+
+def _require_kind(data, path, wanted: str) -> None:
+    """Refuse a file of another kind (a hardware file given to ``run``) by saying what it is,
+    what the command expects and where the file belongs."""
+    kind = detect_kind(data)
+    if kind is None or kind == wanted:
+        return
+    what, use = _KIND_USE[kind]
+    raise InputError(f"this is {what}, not {_KIND_USE[wanted][0]}; {use}", path=path, line=1,
+                     col=1)
 
 
 def detect_kind(data) -> str | None:
     """``"hardware"``, ``"scenario"``, ``"sweep"`` or None, from the top-level keys."""
     if not isinstance(data, dict):
         return None
-    if "streams" in data:
+    if "streams" in data or "hardware" in data:
         return "scenario"
     if "base" in data or "grid" in data or "zip" in data:
         return "sweep"

@@ -15,6 +15,11 @@ from memsim.config.base import (DTYPES, Bytes, BytesPerSecond, ConfigModel, Fiel
 from memsim.config.hardware import Hardware
 from memsim.config.strategies import Strategies
 
+#: frames one stream may ask for: beyond this a run takes days (frames are simulated one by
+#: one, ~1-100 ms of wall time each on a laptop: docs/benchmarks.md) and tail latencies have
+#: long converged; `memsim run` prints a time estimate for long runs below it
+MAX_FRAMES = 1_000_000
+
 #: suffixes that make a stream's ``network`` a file path rather than a zoo name
 NETWORK_SUFFIXES = (".onnx", ".csv", ".yaml", ".yml")
 _ZOO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -65,6 +70,10 @@ class Stream(ConfigModel):
 
     @model_validator(mode="after")
     def _times(self):
+        if self.frames > MAX_FRAMES:
+            raise FieldError(("frames",), f"at most {MAX_FRAMES:,} frames per stream (got "
+                                          f"{self.frames:,}); simulating that many would take "
+                                          "days, and tail latencies converge far sooner")
         if self.period_ps is not None and self.period_ps <= 0:
             raise FieldError(("period",), "must be positive")
         if self.deadline_ps is not None and self.deadline_ps <= 0:
@@ -149,6 +158,34 @@ class Scenario(ConfigModel):
                 raise ValueError(f"hardware file not found: {path} (got {value!r})")
             return load_hardware(path)
         return value
+
+    def dram_capacity_bytes_per_s(self) -> float:
+        """The DRAM's bandwidth less the share refresh blocks it (``blocked / interval``)."""
+        dram = self.hardware.memory.dram
+        capacity = float(dram.bandwidth_bytes_per_s)
+        refresh = getattr(dram, "refresh", None)
+        if refresh is not None:
+            capacity *= 1 - refresh.blocked_ps / refresh.interval_ps
+        return capacity
+
+    @model_validator(mode="after")
+    def _offered_load(self):
+        # Background users are open-loop (they issue at their rate whatever the queue): at or
+        # above the DRAM's bandwidth, less refresh time, their queue grows without bound and no
+        # frame would ever finish. The network itself is closed-loop and cannot overload it.
+        dram = self.hardware.memory.dram
+        capacity = self.dram_capacity_bytes_per_s()
+        refresh = getattr(dram, "refresh", None)
+        offered = 0.0
+        for i, bg in enumerate(self.background):
+            offered += float(bg.bandwidth_bytes_per_s)
+            if offered >= capacity:
+                raise FieldError(("background", i, "bandwidth"),
+                                 f"background traffic saturates DRAM: {offered / 1e9:.4g} GB/s "
+                                 f"offered in all, {dram.name} serves {capacity / 1e9:.4g} GB/s"
+                                 + (" after refresh" if refresh is not None else "")
+                                 + "; the network would never get a transfer through")
+        return self
 
     @model_validator(mode="after")
     def _cores(self):

@@ -39,11 +39,21 @@ class Result:
     scenario: object = None
     resolved_config: dict = field(default_factory=dict)
 
-    def worst_frame_layers(self) -> pd.DataFrame:
-        """Per-layer rows of the slowest frame (the one behind ``latency_s``)."""
+    def worst_frame(self):
+        """The frames-table row behind ``latency_s``: the critical stream's slowest frame
+        (None when no frame ran)."""
         if self.frames.empty:
+            return None
+        crit = self.summary.get("critical_stream", 0)
+        mine = self.frames[self.frames["stream"] == crit]
+        mine = mine if len(mine) else self.frames
+        return mine.loc[mine["latency_s"].idxmax()]
+
+    def worst_frame_layers(self) -> pd.DataFrame:
+        """Per-layer rows of the frame behind ``latency_s`` (see ``worst_frame``)."""
+        worst = self.worst_frame()
+        if worst is None:
             return self.layers.iloc[0:0]
-        worst = self.frames.loc[self.frames["latency_s"].idxmax()]
         mask = (self.layers["stream"] == worst["stream"]) & (self.layers["frame"] == worst["frame"])
         return self.layers[mask]
 

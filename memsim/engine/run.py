@@ -17,7 +17,7 @@ from simpy.core import EmptySchedule, StopSimulation
 from simpy.events import EventPriority
 
 from memsim.engine.collect import build_result
-from memsim.engine.feasibility import check_feasible
+from memsim.engine.preflight import prepare_checked
 from memsim.engine.links import start_refresh
 from memsim.engine.pipeline import LayerPlan, Runner
 from memsim.engine.residency import host_io, resident_ranges
@@ -133,10 +133,8 @@ def simulate(scenario, *, progress=None, tables: bool = True):
     if isinstance(scenario, (str, Path)):
         scenario = load_scenario(scenario)
     hw = scenario.hardware
-    strategies = scenario.strategies
     seeds = np.random.SeedSequence(scenario.seed).spawn(3 + len(scenario.streams))
-    prepared = [prepare_stream(s, hw, strategies, scenario.seed) for s in scenario.streams]
-    check_feasible(scenario, [(g, p) for g, p, _ in prepared])
+    prepared = prepare_checked(scenario, prepare_stream)  # every check, errors located
 
     resident = resident_ranges(hw, [p for _, p, _ in prepared])
     built: list = []

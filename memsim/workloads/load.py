@@ -10,12 +10,15 @@ from memsim.workloads.ir import DTYPE_BITS, Graph
 
 
 def list_networks() -> list[dict]:
-    """The zoo: ``[{"name", "description", "params": [parameter names]}]`` sorted by name."""
+    """The zoo: ``[{"name", "description", "params": [parameter names]}]`` sorted by name.
+
+    ``description`` is the builder's first docstring paragraph as plain text (no markup)."""
     from memsim.workloads.zoo import ZOO
 
     rows = []
     for name, fn in sorted(ZOO.items()):
         doc = (inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " ")
+        doc = doc.replace("``", "")  # reStructuredText literals read as noise on a terminal
         extra = [p for p in inspect.signature(fn).parameters if p not in ("batch", "dtype")]
         rows.append({"name": name, "description": doc, "params": extra})
     return rows
@@ -52,7 +55,9 @@ def build(name: str, batch: int = 1, dtype: str = "int8", **params) -> Graph:
     try:
         return fn(batch=batch, dtype=dtype, **params)
     except (ValueError, TypeError) as err:
-        raise InputError(f"{name}: {err}", field="network") from None
+        # blame the parameter the builder names (resolution, seq_len, ...), else the network
+        field = next((k for k in params if str(err).startswith(k)), "network")
+        raise InputError(f"{name}: {err}", field=field) from None
 
 
 def load_network(name_or_path, batch: int = 1, dtype: str = "int8", **params) -> Graph:

@@ -35,6 +35,7 @@ def load_scalesim_csv(path, batch: int = 1, dtype: str = "int8") -> Graph:
     except UnicodeDecodeError as err:
         raise InputError(f"not UTF-8 text ({err.reason})", path=path) from None
     lines = text.splitlines()
+    header = [f.strip() for f in lines[0].split(",") if f.strip()] if lines else []
     b = GraphBuilder(path.stem, dtype, batch)
     outputs: list[str] = []
     seen: set[str] = set()
@@ -64,6 +65,7 @@ def load_scalesim_csv(path, batch: int = 1, dtype: str = "int8") -> Graph:
             raise InputError(
                 f"expected name,H,W,R,S,C,K,stride, (conv) or name,M,N,K, (GEMM) "
                 f"(got {len(fields)} fields)", path=path, line=lineno, col=1)
+        _check_header(header, names, len(fields), path, lineno)
         vals = {}
         col = len(name) + 2
         for fname, raw in zip(names, fields[1:]):
@@ -102,3 +104,13 @@ def load_scalesim_csv(path, batch: int = 1, dtype: str = "int8") -> Graph:
     if not outputs:
         raise InputError("no layers (the first line is the header)", path=path, line=1)
     return b.finish(outputs, {"source": "scalesim"})
+
+
+def _check_header(header: list[str], names: tuple, nfields: int, path, lineno: int) -> None:
+    """A row must have the shape its header announces: a conv header (8 columns, SCALE-Sim's
+    ``Layer name, IFMAP Height, ... Strides``) over a 4-field row means columns are missing,
+    not a GEMM layer (GEMM topologies have their own ``Layer, M, N, K`` header; rows of both
+    kinds may follow a GEMM header)."""
+    if len(header) in (8, 9) and names is GEMM_FIELDS:
+        raise InputError(f"missing columns: the header names {len(header)} ({', '.join(header)}) "
+                         f"but this row has {nfields} fields", path=path, line=lineno, col=1)
