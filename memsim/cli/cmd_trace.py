@@ -10,19 +10,6 @@ import typer
 from memsim.cli.app import app, emit_json
 
 
-def _address_map(graph, alignment=64):
-    """The planner's memory plan when available, else one aligned region per tensor."""
-    try:
-        from memsim.planning import plan_graph  # type: ignore[attr-defined]
-    except ImportError:
-        plan_graph = None
-    if plan_graph is not None:
-        return plan_graph(graph, alignment=alignment)
-    from memsim.mapping.addresses import SimpleAddressMap
-
-    return SimpleAddressMap(graph, alignment=alignment)
-
-
 @app.command()
 def trace(
     network: str = typer.Argument(..., help="zoo name or .onnx / SCALE-Sim .csv / layer .yaml"),
@@ -43,7 +30,8 @@ def trace(
     from memsim.config import load_hardware
     from memsim.errors import InputError
     from memsim.fileio import publish_mode
-    from memsim.mapping import map_op
+    from memsim.mapping import analytic_bytes
+    from memsim.prepare import prepare_graph
     from memsim.workloads import load_network
 
     hw = load_hardware(hardware)
@@ -55,11 +43,12 @@ def trace(
             names = ", ".join(o.name for o in graph.ops[:8])
             raise InputError(f"no layer with loops called {layer!r} (first layers: {names}, ...)",
                              field="--layer")
-    amap = _address_map(graph)
+    wanted = {op.name for op in ops}
+    mappings = [m for m in prepare_graph(graph, hw).mappings if m.op.name in wanted]
     line = hw.memory.line_bytes
     addrs, writes, rows = [], [], []
-    for op in ops:
-        m = map_op(graph, op, hw, amap.address)
+    for m in mappings:
+        op = m.op
         n_lines = n_tiles = 0
         for t in m.tiles():
             n_tiles += 1
@@ -70,7 +59,7 @@ def trace(
         rows.append({"name": op.name, "op": op.kind, "target_level": m.target_level,
                      "dataflow": m.dataflow, "tile": m.tile, "tiles": n_tiles, "lines": n_lines,
                      "macs": op.macs, "compute_cycles": m.compute_cycles,
-                     "utilisation": m.utilisation, "analytic_bytes": m.analytic_bytes})
+                     "utilisation": m.utilisation, "analytic_bytes": analytic_bytes(m, hw)})
     if out is not None:
         addr = np.concatenate(addrs) if addrs else np.empty(0, np.uint64)
         wr = np.concatenate(writes) if writes else np.empty(0, bool)

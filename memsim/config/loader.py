@@ -1,5 +1,9 @@
 """YAML loading with positions, error messages with ``path:line:col``, overrides and dumping.
 
+The loaders of the three config kinds live next to their models and use these helpers:
+``memsim.config.hardware.load_hardware``, ``memsim.config.scenario.load_scenario`` and
+``memsim.config.kinds.load_any`` (kind detected); import them from ``memsim.config``.
+
 Every failure while reading or validating a config raises ``memsim.errors.InputError`` whose
 message is ``path:line:col: dotted.field: problem (got X)``. Nothing else escapes the loaders.
 """
@@ -256,8 +260,8 @@ def require_mapping(data, path, what: str = "config") -> None:
         raise InputError(f"empty file: expected a {what} mapping", path=path, line=1, col=1)
     if not isinstance(data, dict):
         line, col = 1, 1
-        if hasattr(data, "lc"):
-            line, col = data.lc.line + 1, data.lc.col + 1
+        if hasattr(data, "lc") and data.lc.line is not None:  # a bare scalar has no position
+            line, col = data.lc.line + 1, (data.lc.col or 0) + 1
         raise InputError(f"expected a mapping of keys at the top level (got {_short(data)})",
                          path=path, line=line, col=col)
 
@@ -277,62 +281,6 @@ def validate_data(model: type[BaseModel], data, path=None, *, source_path=None):
 
 
 # ------------------------------------------------------------------------------------ loaders
-
-def load_hardware(path):
-    """Load and validate a hardware YAML file → ``Hardware``."""
-    from memsim.config.hardware import Hardware
-
-    return validate_data(Hardware, load_yaml(path), path)
-
-
-def load_scenario(path, overrides=None):
-    """Load a scenario YAML (hardware path relative to it) → ``Scenario``.
-
-    ``overrides``: ``["dotted.path=value", ...]`` or ``{dotted.path: value}`` applied to the raw
-    data before validation (see ``apply_overrides``).
-    """
-    from memsim.config.scenario import Scenario
-
-    path = Path(path)
-    data = load_yaml(path)
-    if overrides:
-        data = apply_overrides(data, overrides, base_dir=path.resolve().parent, path=path)
-    return validate_data(Scenario, data, path, source_path=path.resolve())
-
-
-def detect_kind(data) -> str | None:
-    """``"hardware"``, ``"scenario"``, ``"sweep"`` or None, from the top-level keys."""
-    if not isinstance(data, dict):
-        return None
-    if "streams" in data:
-        return "scenario"
-    if "base" in data or "grid" in data or "zip" in data:
-        return "sweep"
-    if "compute" in data or "memory" in data:
-        return "hardware"
-    return None
-
-
-def load_any(path):
-    """Load a hardware, scenario or sweep file, detecting the kind from its content."""
-    path = Path(path)
-    data = load_yaml(path)
-    kind = detect_kind(data)
-    if kind == "hardware":
-        from memsim.config.hardware import Hardware
-        return validate_data(Hardware, data, path)
-    if kind == "scenario":
-        from memsim.config.scenario import Scenario
-        return validate_data(Scenario, data, path, source_path=path.resolve())
-    if kind == "sweep":
-        from memsim.config.sweep import Sweep
-        return validate_data(Sweep, data, path, source_path=path.resolve())
-    require_mapping(data, path)
-    keys = ", ".join(map(str, list(data)[:8])) or "none"
-    raise InputError("cannot tell the kind of config: expected hardware (compute, memory), a "
-                     f"scenario (streams) or a sweep (base, grid) (got keys: {keys})",
-                     path=path, line=1, col=1)
-
 
 # ---------------------------------------------------------------------------------- overrides
 

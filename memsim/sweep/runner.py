@@ -17,6 +17,7 @@ import pandas as pd
 
 from memsim.sweep.spec import column_value, expand, load_sweep, sweep_name, value_columns
 from memsim.sweep.store import Store
+from memsim.version import __version__
 
 DEFAULT_EVALUATOR = "memsim.sweep.worker:evaluate_batch"
 #: most points per task (a task's points are lost if its worker dies with the parent)
@@ -129,7 +130,6 @@ def run_sweep(spec, out=None, *, executor=None, workers=None, scheduler=None, da
     ``feasible``: stored points that met their deadline; ``results``: the compacted Parquet
     path; ``pareto``: ids of the feasible points on the Pareto front of the objectives.
     """
-    import memsim
     from memsim.sweep.executors import make_executor
 
     sweep = load_sweep(spec) if not hasattr(spec, "grid") else spec
@@ -143,7 +143,7 @@ def run_sweep(spec, out=None, *, executor=None, workers=None, scheduler=None, da
             for pid in old.loc[old["status"] != "ok", "id"]:
                 store.path(pid).unlink(missing_ok=True)
                 stored.discard(pid)
-    version = memsim.__version__
+    version = __version__
     counts = {"done": 0, "failed": 0}
     todo, seen = [], set(stored)
     for p in points:

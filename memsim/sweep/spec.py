@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import memsim
+from memsim.version import __version__
 from memsim.errors import InputError
 
 
@@ -98,7 +98,7 @@ def point_id(resolved: dict, seed: int, files: dict | None = None) -> str:
     """16 hex digits of SHA-256 over the resolved scenario, the seed, the memsim version and
     ``files`` (``{path: content digest}`` of the files the point reads; without any the text
     hashed is the same as for a point that reads no file, so zoo-only ids do not change)."""
-    data = {"scenario": resolved, "seed": seed, "memsim": memsim.__version__}
+    data = {"scenario": resolved, "seed": seed, "memsim": __version__}
     if files:
         data["files"] = files
     return hashlib.sha256(_canonical(data).encode()).hexdigest()[:16]

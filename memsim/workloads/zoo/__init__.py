@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from memsim.config.networks import ZOO_NETWORKS
 from memsim.workloads.zoo import cnn, transformers, yolo
 
 ZOO = {
@@ -23,3 +24,7 @@ ZOO = {
     "llama-7b": transformers.llama_7b,
     "llm": transformers.llm,
 }
+
+if tuple(sorted(ZOO)) != ZOO_NETWORKS:  # the config validates names against that list
+    raise RuntimeError(f"memsim.config.networks.ZOO_NETWORKS {ZOO_NETWORKS} differs from the "
+                       f"zoo's builders {tuple(sorted(ZOO))}")
