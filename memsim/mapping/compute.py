@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
+from memsim.mapping.loops import classify_dims
+
 DATAFLOWS = ("os", "ws", "is")
 
 
@@ -100,8 +102,6 @@ def gemm_shape_of(op) -> GemmShape:
     batched matmul); filter dims index O and W; pixel dims index O only among (O, W); window
     dims are reductions (absent from O).
     """
-    from memsim.mapping.loops import classify_dims
-
     cls = classify_dims(op)
     dims = op.loops.dims
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 
 from memsim.strategies.formats import compressed_bytes
+from memsim.strategies.measured import ratio_for
 from memsim.workloads.ir import dtype_bits
 
 WEIGHT_KINDS = ("weight",)
@@ -57,7 +58,6 @@ def spec_for(strategies, tensor):
 def _measured_ratio(spec, tensor):
     if spec.format != "measured":
         return None
-    from memsim.strategies.measured import ratio_for
 
     return ratio_for(spec, tensor.name)[0]
 
@@ -164,8 +164,6 @@ def compression_table(graph, strategies) -> list[dict]:
         stored = stored_bytes(spec, t)
         how = "formula"
         if spec.format == "measured":
-            from memsim.strategies.measured import ratio_for
-
             how = ratio_for(spec, t.name)[1]
         rows.append({"tensor": t.name, "class": "weights" if t.kind in WEIGHT_KINDS else
                      "activations", "format": spec.format, "at": spec.at,
