@@ -22,15 +22,8 @@ def trace(
 ) -> None:
     """Generate the tile line trace (``memsim replay`` format: ``addr`` uint64 byte addresses of
     lines, ``write`` bool) and print per-layer mapping figures."""
-    import os
-    import tempfile
-
-    import numpy as np
-
     from memsim.config import load_hardware
     from memsim.errors import InputError
-    from memsim.fileio import publish_mode
-    from memsim.mapping import analytic_bytes
     from memsim.prepare import prepare_graph
     from memsim.workloads import load_network
 
@@ -45,46 +38,73 @@ def trace(
                              field="--layer")
     wanted = {op.name for op in ops}
     mappings = [m for m in prepare_graph(graph, hw).mappings if m.op.name in wanted]
-    line = hw.memory.line_bytes
-    addrs, writes, rows = [], [], []
-    for m in mappings:
-        op = m.op
-        n_lines = n_tiles = 0
-        for t in m.tiles():
-            n_tiles += 1
-            n_lines += t.lines.size
-            if out is not None:
-                addrs.append(t.lines * np.uint64(line))
-                writes.append(t.writes)
-        rows.append({"name": op.name, "op": op.kind, "target_level": m.target_level,
-                     "dataflow": m.dataflow, "tile": m.tile, "tiles": n_tiles, "lines": n_lines,
-                     "macs": op.macs, "compute_cycles": m.compute_cycles,
-                     "utilisation": m.utilisation, "analytic_bytes": analytic_bytes(m, hw)})
+    rows, addrs, writes = _trace(mappings, hw, keep=out is not None)
     if out is not None:
-        addr = np.concatenate(addrs) if addrs else np.empty(0, np.uint64)
-        wr = np.concatenate(writes) if writes else np.empty(0, bool)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=out.parent)
-        publish_mode(tmp)
-        os.close(fd)
-        try:
-            with open(tmp, "wb") as f:
-                np.savez(f, addr=addr.astype(np.uint64), write=wr.astype(bool))
-            os.replace(tmp, out)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        _write_npz(out, addrs, writes)
+    line = hw.memory.line_bytes
     summary = {"network": graph.name, "hardware": hw.name, "line_bytes": line,
                "lines": sum(r["lines"] for r in rows), "tiles": sum(r["tiles"] for r in rows),
                "out": str(out) if out is not None else None, "layers": rows}
     if as_json:
         emit_json(summary)
         return
+    _print_table(f"{graph.name} on {hw.name}: {summary['tiles']:,} tiles, "
+                 f"{summary['lines']:,} lines of {line} B", rows)
+
+
+def _trace(mappings, hw, keep: bool):
+    """Per-layer rows of ``mappings``' tile streams, and (``keep``) their byte addresses and
+    write flags in order."""
+    import numpy as np
+
+    from memsim.mapping import analytic_bytes
+
+    line = np.uint64(hw.memory.line_bytes)
+    addrs, writes, rows = [], [], []
+    for m in mappings:
+        n_lines = n_tiles = 0
+        for t in m.tiles():
+            n_tiles += 1
+            n_lines += t.lines.size
+            if keep:
+                addrs.append(t.lines * line)
+                writes.append(t.writes)
+        rows.append({"name": m.op.name, "op": m.op.kind, "target_level": m.target_level,
+                     "dataflow": m.dataflow, "tile": m.tile, "tiles": n_tiles, "lines": n_lines,
+                     "macs": m.op.macs, "compute_cycles": m.compute_cycles,
+                     "utilisation": m.utilisation, "analytic_bytes": analytic_bytes(m, hw)})
+    return rows, addrs, writes
+
+
+def _write_npz(out: Path, addrs: list, writes: list) -> None:
+    """``addr``/``write`` arrays to ``out``, atomically (a temporary file renamed into place)."""
+    import os
+    import tempfile
+
+    import numpy as np
+
+    from memsim.fileio import publish_mode
+
+    addr = np.concatenate(addrs) if addrs else np.empty(0, np.uint64)
+    wr = np.concatenate(writes) if writes else np.empty(0, bool)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=out.parent)
+    publish_mode(tmp)
+    os.close(fd)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, addr=addr.astype(np.uint64), write=wr.astype(bool))
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _print_table(title: str, rows: list) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{graph.name} on {hw.name}: {summary['tiles']:,} tiles, "
-                        f"{summary['lines']:,} lines of {line} B")
+    table = Table(title=title)
     for col in ("layer", "op", "level", "dataflow", "tiles", "lines", "cycles", "util"):
         table.add_column(col, justify="left" if col in ("layer", "op", "level") else "right")
     for r in rows:
