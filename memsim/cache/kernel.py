@@ -29,7 +29,8 @@ Semantics (see docs/model.md "Cache semantics"):
 * ``MODE_PYCACHESIM``: pycachesim 0.3.1's counters: store hits are neither counted as hits nor
   refresh recency; a store miss counts a load and a miss (the write-allocate load); a write-back
   that misses the next level is write-allocated there with a fetch from below; only dirty
-  victims count as evictions. (Source: /work/shared/notes/cache-oracles.md, checked by tests.)
+  victims count as evictions. (Source: pycachesim 0.3.1's ``cachesim/cache.py`` and
+  ``backend.c``, read and measured; checked by ``tests/test_cache_pycachesim.py``.)
 * cachegrind rules live in ``memsim.cache.cachegrind`` (spans of one or two lines, no dirty
   state).
 
