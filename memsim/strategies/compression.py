@@ -40,10 +40,11 @@ ACTIVATION_KINDS = ("input", "activation", "output", "state")
 
 
 def spec_for(strategies, tensor):
-    """The ``CompressionSpec`` that applies to ``tensor`` (None when it stays plain)."""
-    comp = getattr(strategies, "compression", None)
-    if comp is None or tensor is None:
+    """The ``CompressionSpec`` that applies to ``tensor`` (None when it stays plain);
+    ``strategies`` a ``memsim.config.Strategies`` or None (nothing compressed)."""
+    if strategies is None or tensor is None:
         return None
+    comp = strategies.compression
     if tensor.kind in WEIGHT_KINDS:
         if len(tensor.shape) < 2:
             return None
@@ -91,11 +92,12 @@ def compressed_bits_per_element(spec, dtype: str) -> float:
 
 def tensor_bytes_hook(strategies):
     """A ``tensor -> bytes`` function giving each tensor's size *in the cache hierarchy*
-    (compressed for ``at: core``, plain for ``at: dram``), or None when nothing is compressed."""
-    comp = getattr(strategies, "compression", None)
-    if comp is None:
+    (compressed for ``at: core``, plain for ``at: dram``), or None when nothing is compressed
+    (``strategies`` None included)."""
+    if strategies is None:
         return None
-    if all(getattr(s, "format", "none") == "none" for s in (comp.weights, comp.activations)):
+    comp = strategies.compression
+    if all(s.format == "none" for s in (comp.weights, comp.activations)):
         return None
     memo: dict = {}
 
