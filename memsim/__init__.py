@@ -4,7 +4,9 @@ The public API is a thin set of functions over the pipeline stages (see DESIGN Â
 ``memsim.simulate(scenario) -> Result``.
 """
 
-__version__ = "0.1.0"
+from memsim.version import __version__
+
+__all__ = ["__version__", "simulate"]
 
 
 def simulate(scenario, *, progress=None):

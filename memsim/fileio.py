@@ -82,3 +82,32 @@ def file_digest(path) -> str:
     for name in external:
         digest.update(f"\0{name}\0{_bytes_digest(path.parent / name) or MISSING}".encode())
     return digest.hexdigest()
+
+
+def referenced_files(resolved) -> list[str]:
+    """Sorted, unique absolute-path strings among the leaves of ``resolved`` (dicts, lists):
+    the user files a resolved scenario part names (config validators make those paths
+    absolute; zoo names, dtypes and quantities never are)."""
+    found: set[str] = set()
+    stack = [resolved]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+        elif isinstance(node, str) and Path(node).is_absolute():
+            found.add(node)
+    return sorted(found)
+
+
+def file_digests(resolved, cache: dict | None = None) -> dict[str, str]:
+    """``{path: file_digest(path)}`` for the ``referenced_files`` of ``resolved``. ``cache``
+    (path → digest) is read and filled, so one expansion hashes each file once."""
+    cache = {} if cache is None else cache
+    out = {}
+    for path in referenced_files(resolved):
+        if path not in cache:
+            cache[path] = file_digest(path)
+        out[path] = cache[path]
+    return out

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from memsim.cli.app import app
-from memsim.config.loader import load_hardware
+from memsim.config import load_hardware
 from memsim.report.compare import CompareEntry, ROW_KEYS, write_compare_report
 from memsim.report.html import text
 from memsim.report.run import worst_frame

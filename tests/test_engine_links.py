@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import simpy
 from hypothesis import given, settings, strategies as st
+from refresh_oracle import refresh_process
 
 from memsim.engine.links import LinkGroup, SharedLink
-from memsim.engine.traffic import background_process, refresh_process
+from memsim.engine.traffic import background_process
 
 GBPS = 1e9
 

@@ -14,6 +14,7 @@ import simpy
 from memsim.config import load_hardware
 from memsim.engine.pipeline import LayerPlan, Runner
 from memsim.engine.system import System
+from memsim.mapping import Tile
 
 LINE = 64
 
@@ -50,8 +51,8 @@ def dram_only(tmp_path, cores=1, mshrs=None, refresh=""):
 
 def tile(first_line, n, cycles=0, writes=False, dma=True):
     lines = np.arange(first_line, first_line + n, dtype=np.uint64)
-    return SimpleNamespace(lines=lines, writes=np.full(n, writes), compute_cycles=cycles,
-                           inner_bytes=0, dma=dma, macs=0)
+    return Tile(lines=lines, writes=np.full(n, writes), compute_cycles=cycles, inner_bytes=0,
+                dma=dma, macs=0)
 
 
 def run_layers(hw, tiles_per_stream, depth=1, hierarchy=None, cores_per_stream=None):
@@ -119,7 +120,7 @@ def test_prefetch_overlaps_transfers_with_compute(tmp_path):
 
 
 def test_refresh_lowers_dram_throughput_by_blocked_over_interval(tmp_path):
-    from memsim.engine.traffic import refresh_process
+    from refresh_oracle import refresh_process
 
     hw = dram_only(tmp_path, mshrs=100_000, refresh=", refresh: {interval: 3.9 us, blocked: 350 ns}")
     env = simpy.Environment()

@@ -271,8 +271,7 @@ def test_lazy_refresh_windows_and_summary_only_runs_equal_the_full_run(tmp_path,
     path = scenario_file(tmp_path, HW / hardware, streams,
                          extra="background:\n  - {bandwidth: 1 GB/s, burst: 4 KiB, pattern: poisson}")
     lazy = memsim.simulate(path)
-    monkeypatch.setattr(run_mod, "LAZY_REFRESH", False)
-    exact = memsim.simulate(path)
+    exact = run_mod.simulate(path, exact_refresh=True)
     assert lazy.summary == exact.summary
     for name in ("layers", "frames", "timeline", "memory"):
         pd.testing.assert_frame_equal(getattr(lazy, name), getattr(exact, name), check_exact=True)
@@ -311,7 +310,6 @@ def test_a_refresh_hazard_runs_the_scenario_again_with_every_window(tmp_path, mo
     retried = memsim.simulate(path)
     assert calls[0] >= 40
     monkeypatch.setattr(SharedLink, "_catch_up", original)
-    monkeypatch.setattr(run_mod, "LAZY_REFRESH", False)
-    exact = memsim.simulate(path)
+    exact = run_mod.simulate(path, exact_refresh=True)
     assert retried.summary == exact.summary
     pd.testing.assert_frame_equal(retried.layers, exact.layers, check_exact=True)

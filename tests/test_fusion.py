@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from memsim.strategies.fusion import fusion_report
+from memsim.mapping.fusion import fusion_report
 from memsim.workloads.builder import GraphBuilder
 from strategies_helpers import LINE, dram_bytes, run, spm_hw, strategies
 

@@ -16,6 +16,7 @@ from memsim.config.strategies import Strategies
 from memsim.mapping import (
     GemmShape,
     SimpleAddressMap,
+    analytic_bytes,
     compute_cycles_simd,
     compute_cycles_systolic,
     fetch_counts,
@@ -239,7 +240,7 @@ def test_stream_lines_bound_analytic_bytes(kind):
     for tr in m.traffic:
         # lines round each footprint row up to whole lines; never fewer bytes than analytic
         assert counts[tr.tensor] * 64 >= tr.bytes
-    ab = m.analytic_bytes
+    ab = analytic_bytes(m, hardware(l1="2 KiB"))
     assert ab["L1"] >= ab["L2"] >= m.compulsory_bytes and ab["dram"] == ab["L2"]
 
 
@@ -360,8 +361,8 @@ def test_forced_dataflow_and_auto_choice():
     for df in ("ws", "os", "is"):
         m = map_graph(g, hw, am, Strategies.model_validate({"reuse": {"dataflow": df}}))[0]
         assert m.dataflow == df
-        costs[df] = m.analytic_bytes["L1"]
-    assert auto.analytic_bytes["L1"] <= min(costs.values()) * 1.05
+        costs[df] = analytic_bytes(m, hw)["L1"]
+    assert analytic_bytes(auto, hw)["L1"] <= min(costs.values()) * 1.05
 
 
 def test_cli_trace_writes_replay_npz(tmp_path):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from memsim.analysis.roofline import (hardware_roofline, intensity_range, layer_points,
                                       level_column, roof_curve)
-from memsim.config.loader import load_hardware
+from memsim.config import load_hardware
 from memsim.errors import InfeasibleError
 from test_report_helpers import PI5, ROOT
 

@@ -15,7 +15,7 @@ from memsim.strategies.compression import stored_bytes, tensor_bytes_hook
 from memsim.strategies.formats import (bitmask_bits, compressed_bytes, csr_bits, nm_bits,
                                        quant_bits, rle_bits)
 from memsim.strategies.measured import measure_source
-from memsim.strategies.unroll import live_registers, spilled_registers
+from memsim.mapping.unroll import live_registers, spilled_registers
 from memsim.workloads.builder import GraphBuilder
 from strategies_helpers import (LINE, cache_hw, dram_bytes, map_with, run, spm_hw, strategies)
 

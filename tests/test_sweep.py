@@ -197,7 +197,7 @@ seeds: [0, 1]
 
 
 def test_ids_cover_network_file_contents(tmp_path, monkeypatch):
-    from memsim.sweep import files
+    from memsim import fileio as files  # file_digests lives in the foundation
 
     write_file_base(tmp_path)
     sweep = load_sweep(write_sweep(tmp_path, FILE_GRID))

@@ -29,7 +29,8 @@ Semantics (see docs/model.md "Cache semantics"):
 * ``MODE_PYCACHESIM``: pycachesim 0.3.1's counters: store hits are neither counted as hits nor
   refresh recency; a store miss counts a load and a miss (the write-allocate load); a write-back
   that misses the next level is write-allocated there with a fetch from below; only dirty
-  victims count as evictions. (Source: /work/shared/notes/cache-oracles.md, checked by tests.)
+  victims count as evictions. (Source: pycachesim 0.3.1's ``cachesim/cache.py`` and
+  ``backend.c``, read and measured; checked by ``tests/test_cache_pycachesim.py``.)
 * cachegrind rules live in ``memsim.cache.cachegrind`` (spans of one or two lines, no dirty
   state).
 
@@ -387,7 +388,14 @@ def _make_batch(P0, W0, NL):
     the state), ways ``W0`` (0 = from the state) and ``NL`` levels (0 = from the state):
     constants fold the policy dispatch, the lookup width and the level loops out of the hot
     loop (≈ 1.3–1.5× on one level). Each variant is cached on disk by numba (closure constants
-    are part of its cache key) but costs a few seconds to compile the first time."""
+    are part of its cache key) but costs a few seconds to compile the first time.
+
+    ``batch`` is one long function on purpose: level 0's geometry and its six counters live in
+    local variables (registers) for the whole batch, and the miss path updates several of them
+    at once; split into helpers, each would return or re-read them per line. The rare paths
+    are already out of line (``_run_stack``, the ``_*_touch`` helpers). Figure it protects:
+    engine-sized calls (3 levels, 256-line tiles) at 94 M accesses/s (docs/benchmarks.md,
+    "Cache kernel"); a split variant was not measured (issue 18 left it as is)."""
 
     @njit(cache=True)
     def batch(mode, core, lines, writes, out, st):

@@ -95,9 +95,11 @@ def explain(path, frames: int | None = None, only: list[str] | None = None) -> d
     ``compression``: per compressed tensor sizes and ratios)."""
     from memsim.config import load_scenario
     from memsim.engine.run import simulate
+    from memsim.prepare import prepare
 
     base = _with_frames(load_scenario(path), frames)
-    result = simulate(base)
+    prepared = prepare(base)
+    result = simulate(base, prepared=prepared)
     baseline = {k: v for k, v in result.to_json().items() if k != "layers"}
     rows = []
     for strategy, change, overrides in ablations(base):
@@ -109,38 +111,34 @@ def explain(path, frames: int | None = None, only: list[str] | None = None) -> d
         row["delta"] = {k: (None if summary.get(k) is None or baseline.get(k) is None
                             else summary[k] - baseline[k]) for k in METRICS}
         rows.append(row)
-    return {"baseline": baseline, "ablations": rows, "fusion": _fusion_rows(path, base),
-            "compression": _compression_rows(base)}
+    return {"baseline": baseline, "ablations": rows, "fusion": _fusion_rows(path, base, prepared),
+            "compression": _compression_rows(base, prepared)}
 
 
-def _fusion_rows(path, base) -> list[dict]:
-    """Fusion decisions per layer pair with fusion on (as configured, or as the ablation)."""
+def _fusion_rows(path, base, prepared) -> list[dict]:
+    """Fusion decisions per layer pair with fusion on (as configured, or as the ablation);
+    ``prepared``: ``base`` prepared."""
     from memsim.config import load_scenario
-    from memsim.engine.run import prepare_stream
-    from memsim.strategies.fusion import fusion_report
+    from memsim.mapping import fusion_report
+    from memsim.prepare import prepare
 
-    sc = base if base.strategies.reuse.fusion else \
-        load_scenario(path, overrides={"strategies.reuse.fusion": True})
+    if not base.strategies.reuse.fusion:
+        prepared = prepare(load_scenario(path, overrides={"strategies.reuse.fusion": True}))
     rows = []
-    for i, stream in enumerate(sc.streams):
-        _, _, mappings = prepare_stream(stream, sc.hardware, sc.strategies, sc.seed)
-        rows += [{"stream": i, **r} for r in fusion_report(mappings)]
+    for i, stream in enumerate(prepared.streams):
+        rows += [{"stream": i, **r} for r in fusion_report(stream.mappings)]
     return rows
 
 
-def _compression_rows(base) -> list[dict]:
-    from memsim.engine.run import NETWORK_PARAMS
+def _compression_rows(base, prepared) -> list[dict]:
     from memsim.strategies.compression import compression_table
-    from memsim.workloads import load_network
 
     rows = []
     comp = base.strategies.compression
     if comp.weights.format == "none" and comp.activations.format == "none":
         return rows
-    for i, st in enumerate(base.streams):
-        params = {k: getattr(st, k) for k in NETWORK_PARAMS if getattr(st, k, None) is not None}
-        g = load_network(st.network, batch=st.batch, dtype=st.dtype, **params).fold_batchnorm()
-        rows += [{"stream": i, **r} for r in compression_table(g, base.strategies)]
+    for i, stream in enumerate(prepared.streams):
+        rows += [{"stream": i, **r} for r in compression_table(stream.graph, base.strategies)]
     return rows
 
 

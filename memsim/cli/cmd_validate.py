@@ -57,6 +57,5 @@ def validate(
 def _preflight(scenario) -> None:
     """What ``simulate`` checks before its first event (memsim.engine.preflight)."""
     from memsim.engine.preflight import prepare_checked
-    from memsim.engine.run import prepare_stream
 
-    prepare_checked(scenario, prepare_stream)
+    prepare_checked(scenario)

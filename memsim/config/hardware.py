@@ -14,6 +14,7 @@ from memsim import units
 from memsim.config.base import (DTYPES, Bytes, BytesPerSecond, ConfigModel, FieldError, Hertz,
                                 Name, NonNegInt, Picojoules, PicojoulesPerByte, Picoseconds,
                                 PosInt, StrictBool, _Unitless, clock_context, current_clock, peek_clock)
+from memsim.config.loader import load_yaml, validate_data
 from memsim.errors import InfeasibleError
 
 
@@ -341,3 +342,8 @@ class Hardware(ConfigModel):
     def peak_macs_per_s(self, dtype: str) -> float:
         """Peak MAC/s of all cores for ``dtype`` (``macs_per_cycle[dtype] · cores · clock``)."""
         return self.compute.peak_macs_per_s(dtype)
+
+
+def load_hardware(path):
+    """Load and validate a hardware YAML file → ``Hardware``."""
+    return validate_data(Hardware, load_yaml(path), path)

@@ -1,5 +1,9 @@
 """YAML loading with positions, error messages with ``path:line:col``, overrides and dumping.
 
+The loaders of the three config kinds live next to their models and use these helpers:
+``memsim.config.hardware.load_hardware``, ``memsim.config.scenario.load_scenario`` and
+``memsim.config.kinds.load_any`` (kind detected); import them from ``memsim.config``.
+
 Every failure while reading or validating a config raises ``memsim.errors.InputError`` whose
 message is ``path:line:col: dotted.field: problem (got X)``. Nothing else escapes the loaders.
 """
@@ -289,29 +293,6 @@ def validate_data(model: type[BaseModel], data, path=None, *, source_path=None):
 
 # ------------------------------------------------------------------------------------ loaders
 
-def load_hardware(path):
-    """Load and validate a hardware YAML file → ``Hardware``."""
-    from memsim.config.hardware import Hardware
-
-    return validate_data(Hardware, load_yaml(path), path)
-
-
-def load_scenario(path, overrides=None):
-    """Load a scenario YAML (hardware path relative to it) → ``Scenario``.
-
-    ``overrides``: ``["dotted.path=value", ...]`` or ``{dotted.path: value}`` applied to the raw
-    data before validation (see ``apply_overrides``).
-    """
-    from memsim.config.scenario import Scenario
-
-    path = Path(path)
-    data = load_yaml(path)
-    _require_kind(data, path, "scenario")
-    if overrides:
-        data = apply_overrides(data, overrides, base_dir=path.resolve().parent, path=path)
-    return validate_data(Scenario, data, path, source_path=path.resolve())
-
-
 #: what each kind of file holds and where it goes, for "wrong kind of file" messages
 _KIND_USE = {"hardware": ("a hardware description (compute, memory)",
                           "name it in a scenario's 'hardware:' or pass it to memsim compare"),
@@ -319,7 +300,7 @@ _KIND_USE = {"hardware": ("a hardware description (compute, memory)",
              "sweep": ("a sweep (base, grid)", "run it with memsim sweep")}
 
 
-def _require_kind(data, path, wanted: str) -> None:
+def require_kind(data, path, wanted: str) -> None:
     """Refuse a file of another kind (a hardware file given to ``run``) by saying what it is,
     what the command expects and where the file belongs."""
     kind = detect_kind(data)
@@ -341,27 +322,6 @@ def detect_kind(data) -> str | None:
     if "compute" in data or "memory" in data:
         return "hardware"
     return None
-
-
-def load_any(path):
-    """Load a hardware, scenario or sweep file, detecting the kind from its content."""
-    path = Path(path)
-    data = load_yaml(path)
-    kind = detect_kind(data)
-    if kind == "hardware":
-        from memsim.config.hardware import Hardware
-        return validate_data(Hardware, data, path)
-    if kind == "scenario":
-        from memsim.config.scenario import Scenario
-        return validate_data(Scenario, data, path, source_path=path.resolve())
-    if kind == "sweep":
-        from memsim.config.sweep import Sweep
-        return validate_data(Sweep, data, path, source_path=path.resolve())
-    require_mapping(data, path)
-    keys = ", ".join(map(str, list(data)[:8])) or "none"
-    raise InputError("cannot tell the kind of config: expected hardware (compute, memory), a "
-                     f"scenario (streams) or a sweep (base, grid) (got keys: {keys})",
-                     path=path, line=1, col=1)
 
 
 # ---------------------------------------------------------------------------------- overrides

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
@@ -12,7 +13,9 @@ from memsim.config.base import (DTYPES, Bytes, BytesPerSecond, ConfigModel, Fiel
                                 NonNegInt, Picoseconds, PosInt,
                                 base_dir_context_get, resolve_user_file,
                                 validate_in_source_dir)
-from memsim.config.hardware import Hardware
+from memsim.config.hardware import Hardware, load_hardware
+from memsim.config.loader import apply_overrides, load_yaml, require_kind, validate_data
+from memsim.config.networks import ZOO_NETWORKS
 from memsim.config.strategies import Strategies
 
 #: frames one stream may ask for: beyond this a run takes days (frames are simulated one by
@@ -55,12 +58,8 @@ class Stream(ConfigModel):
             if not _ZOO_NAME.match(value):
                 raise ValueError("expected a zoo network name (letters, digits, _ . -) or a "
                                  f"path ending in {', '.join(NETWORK_SUFFIXES)} (got {value!r})")
-            from memsim.workloads import list_networks  # lazy: workloads does not import config
-
-            names = [n["name"] for n in list_networks()]
+            names = list(ZOO_NETWORKS)
             if value not in names:
-                import difflib
-
                 close = difflib.get_close_matches(value, names, n=1)
                 hint = f"did you mean '{close[0]}'? " if close else ""
                 raise ValueError(f"unknown network {value!r}; {hint}built-in: {', '.join(names)}; "
@@ -148,8 +147,6 @@ class Scenario(ConfigModel):
     @classmethod
     def _load_hardware(cls, value):
         if isinstance(value, str):
-            from memsim.config.loader import load_hardware
-
             path = Path(value).expanduser()
             if not path.is_absolute():
                 path = base_dir_context_get() / path
@@ -197,3 +194,17 @@ class Scenario(ConfigModel):
                                      f"core {core} does not exist: {self.hardware.name} has {n} "
                                      f"cores (0..{n - 1}) (got {list(stream.cores)})")
         return self
+
+
+def load_scenario(path, overrides=None):
+    """Load a scenario YAML (hardware path relative to it) → ``Scenario``.
+
+    ``overrides``: ``["dotted.path=value", ...]`` or ``{dotted.path: value}`` applied to the raw
+    data before validation (see ``apply_overrides``).
+    """
+    path = Path(path)
+    data = load_yaml(path)
+    require_kind(data, path, "scenario")
+    if overrides:
+        data = apply_overrides(data, overrides, base_dir=path.resolve().parent, path=path)
+    return validate_data(Scenario, data, path, source_path=path.resolve())

@@ -14,7 +14,10 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from memsim.config.base import (ConfigModel, FieldError, Name, NonNegInt, base_dir_context_get,
-                                resolve_user_file)
+                                resolve_user_file, validate_in_source_dir)
+from memsim.config.loader import apply_overrides, load_yaml, validate_data
+from memsim.config.scenario import Scenario, load_scenario
+from memsim.errors import InputError
 
 
 #: metrics a sweep can optimise (columns of the compacted results): the run summary's numbers
@@ -76,16 +79,12 @@ class Sweep(ConfigModel):
     @model_validator(mode="wrap")
     @classmethod
     def _with_base_dir(cls, data, handler):
-        from memsim.config.base import validate_in_source_dir
-
         return validate_in_source_dir(data, handler)
 
     @field_validator("base")
     @classmethod
     def _base(cls, value: str):
         path = resolve_user_file(value, "base scenario")
-        from memsim.config.loader import load_scenario
-
         load_scenario(path)  # the base itself must be valid (its own located errors)
         return str(path)
 
@@ -152,10 +151,6 @@ class Sweep(ConfigModel):
         ``hardware.memory.levels.L3.size`` while ``hardware`` is swept) is only checked for the
         values that the base accepts; the rest are checked point by point when the sweep runs.
         """
-        from memsim.config.loader import apply_overrides, load_yaml, validate_data
-        from memsim.config.scenario import Scenario
-        from memsim.errors import InputError
-
         base = Path(self.base)
         raw = load_yaml(base)
         swept = list(self.grid) + list(self.zip)

@@ -71,7 +71,7 @@ def _energy(hw, dtype: str, st, level_names) -> float:
     NaN (unknown) when the hardware gives no energy figures or none for this dtype's MACs: a
     silent 0 would flatter the board. Levels without a figure cost 0 pJ/B (documented).
     """
-    energy = getattr(hw, "energy", None)
+    energy = hw.energy
     if energy is None or dtype not in energy.mac_pj:
         return float("nan")
     pj = st.macs * float(energy.mac_pj[dtype])
@@ -79,7 +79,7 @@ def _energy(hw, dtype: str, st, level_names) -> float:
     for name in level_names:
         pj += st.bytes_by_level.get(name, 0.0) * float(per_byte.get(name, 0.0))
     pj += (st.dram_read_bytes + st.dram_write_bytes) * float(per_byte.get("dram", 0.0))
-    static = float(getattr(energy, "static_w", None) or 0.0) * (st.end_ps - st.start_ps) / PS_PER_S
+    static = float(energy.static_w or 0.0) * (st.end_ps - st.start_ps) / PS_PER_S
     return pj / 1e12 + static
 
 

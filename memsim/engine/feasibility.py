@@ -25,7 +25,7 @@ def check_dtypes(scenario, index: int, stream) -> None:
 def check_feasible(scenario, graphs_and_plans) -> None:
     """Raise ``InfeasibleError`` when some stream cannot run on the scenario's hardware."""
     hw = scenario.hardware
-    where = getattr(scenario, "source_path", None)
+    where = scenario.source_path
     for i, stream in enumerate(scenario.streams):
         field = f"streams.{i}"
         check_dtypes(scenario, i, stream)
@@ -62,7 +62,7 @@ def _check_capacity(scenario, graphs_and_plans, where) -> None:
         persistent += p
         needs.append(a + p)
     dram = hw.memory.dram
-    if getattr(dram, "writable", True) is False:
+    if not dram.writable:
         # Read-only backing store (MCU flash): activations must fit the on-chip SRAM.
         sram = max((lvl.size_bytes for lvl in hw.memory.levels), default=0)
         if arena > sram:

@@ -14,10 +14,10 @@ next picosecond.
 from __future__ import annotations
 
 import math
-from heapq import heappush
 
 import simpy
-from simpy.events import NORMAL, URGENT
+
+from memsim.engine.simkernel import NORMAL, URGENT, BareEvent, events_at, schedule
 
 _DONE_BYTES = 1e-3  # a transfer with less than this left is complete (float round-off)
 
@@ -70,7 +70,7 @@ class SharedLink:
             return event
         if self._refresh is not None:
             self._catch_up()
-        self._advance_to(self.env._now)
+        self._advance_to(self.env.now)
         self._active.append(_Transfer(float(nbytes), float(weight), event))
         self.bytes += nbytes
         self.transfers += 1
@@ -81,7 +81,7 @@ class SharedLink:
         """Stop all progress (e.g. a refresh window) until ``unblock``."""
         if self._blocked:
             return
-        now = self.env._now
+        now = self.env.now
         self._advance_to(now)
         self._blocked = True
         self._blocked_since = now
@@ -91,7 +91,7 @@ class SharedLink:
         """Resume progress after ``block``."""
         if not self._blocked:
             return
-        now = self.env._now
+        now = self.env.now
         self._advance_to(now)
         self.blocked_ps += now - self._blocked_since
         self._blocked = False
@@ -148,7 +148,7 @@ class SharedLink:
         # float round-off must not add a picosecond: tolerate a relative 1e-12 (see _DONE_BYTES)
         delay = max(1, math.ceil(exact * (1 - 1e-12) - 1e-6))
         env = self.env
-        at = env._now + delay
+        at = env.now + delay
         rf = self._refresh
         if rf is not None:
             block_at = rf.phase + rf.next_k * rf.interval
@@ -158,7 +158,7 @@ class SharedLink:
                 self._arm(block_at + rf.blocked)
                 return
         # a bare timer event (what env.timeout(delay) schedules, without the Timeout object)
-        heappush(env._queue, (at, NORMAL, next(env._eid), _Timer(self._on_timer, self._version)))
+        schedule(env, at, NORMAL, _Timer(self._on_timer, self._version))
 
     def _on_timer(self, timer: "_Timer") -> None:
         if timer.version != self._version:
@@ -169,13 +169,13 @@ class SharedLink:
                 if self._blocked and self._active:
                     self._blocked_with_work()
                 return
-        self._advance_to(self.env._now)
+        self._advance_to(self.env.now)
         self._reschedule()
 
     # -- lazy refresh ---------------------------------------------------------------------
     def refresh_lazily(self, interval_ps: int, blocked_ps: int, phase_ps: int) -> None:
         """Block this link for ``blocked_ps`` every ``interval_ps`` from ``phase_ps`` on, the
-        schedule of ``memsim.engine.traffic.refresh_process``, without simulating a window
+        schedule of the refresh process (``tests/refresh_oracle.py``), without simulating a window
         that no transfer sees.
 
         A window's start only moves the link's clock (progress up to that picosecond) and
@@ -184,11 +184,11 @@ class SharedLink:
         process would have done at that picosecond. A window's end is an event only when
         transfers are waiting (its completion timer and finished transfers are created there);
         it is scheduled when needed, as an urgent event at that picosecond. Results are
-        identical to ``refresh_process`` as long as nothing else happens at a window's start or
+        identical to that process as long as nothing else happens at a window's start or
         end picosecond, where simpy's order of simultaneous events could differ (a transfer
         or completion exactly then; any other event at an end that starts work). Those cases
-        raise ``RefreshHazard`` (and set ``refresh_hazard``): the caller runs again with the
-        process (``memsim.engine.run.simulate`` does).
+        raise ``RefreshHazard`` (and set ``refresh_hazard``): the caller runs again in the
+        exact mode, ``start_refresh`` (``memsim.engine.run.simulate`` does).
         """
         if blocked_ps <= 0 or interval_ps <= 0:
             return
@@ -201,13 +201,13 @@ class SharedLink:
 
     def _hazard(self, what: str):
         self._refresh.hazard = True
-        raise RefreshHazard(f"link {self.name!r}: {what} at {self.env._now} ps")
+        raise RefreshHazard(f"link {self.name!r}: {what} at {self.env.now} ps")
 
     def _catch_up(self) -> None:
         """Apply the refresh window starts and (idle) ends before now; a link operation exactly
         at a window's start or end is a hazard."""
         rf = self._refresh
-        now = self.env._now
+        now = self.env.now
         if now >= rf.phase:
             r = (now - rf.phase) % rf.interval
             if r == 0 or r == rf.blocked:
@@ -264,23 +264,22 @@ class SharedLink:
             return
         rf.tick = _RefreshEnd(self._refresh_end, at)
         env = self.env
-        heappush(env._queue, (at, URGENT, next(env._eid), rf.tick))
+        schedule(env, at, URGENT, rf.tick)
 
     def _refresh_end(self, tick: "_RefreshEnd") -> None:
         rf = self._refresh
         if tick is not rf.tick:
             return
         rf.tick = None
-        now = self.env._now
+        now = self.env.now
         self._apply_until(now)  # the window's start, if no link operation applied it yet
         if not (self._blocked and self._blocked_since + rf.blocked == now):
             return
         if self._active:
             # the end creates events (completion timer, finished transfers): the process's
             # event would be ordered among this picosecond's others by creation time
-            for entry in self.env._queue:
-                if entry[0] == now:
-                    self._hazard("event at a refresh end")
+            if events_at(self.env, now):
+                self._hazard("event at a refresh end")
         self.unblock()
 
 
@@ -300,28 +299,24 @@ class _Refresh:
         self.hazard = False
 
 
-class _RefreshEnd:
-    """The end of a lazily applied refresh window (a minimal urgent simpy event)."""
+class _RefreshEnd(BareEvent):
+    """The end of a lazily applied refresh window (scheduled urgent)."""
 
-    __slots__ = ("callbacks", "at")
-    _ok = True
-    _value = None
+    __slots__ = ("at",)
 
     def __init__(self, callback, at: int):
-        self.callbacks = [callback]
+        super().__init__(callback)
         self.at = at
 
 
-class _Timer:
-    """A scheduled completion check of a ``SharedLink`` (a minimal simpy event: the environment
-    only reads ``callbacks`` and ``_ok``); stale when the link's version moved on."""
+class _Timer(BareEvent):
+    """A scheduled completion check of a ``SharedLink``; stale when the link's version moved
+    on."""
 
-    __slots__ = ("callbacks", "version")
-    _ok = True
-    _value = None
+    __slots__ = ("version",)
 
     def __init__(self, callback, version: int):
-        self.callbacks = [callback]
+        super().__init__(callback)
         self.version = version
 
 
@@ -360,7 +355,7 @@ def start_refresh(env: simpy.Environment, link: SharedLink, interval_ps: int, bl
                   phase_ps: int, stop: simpy.Event) -> None:
     """Block ``link`` for ``blocked_ps`` every ``interval_ps`` from ``phase_ps`` until ``stop``.
 
-    The same schedule as ``memsim.engine.traffic.refresh_process``, with the same events
+    The same schedule as the refresh process (``tests/refresh_oracle.py``), with the same events
     scheduled at the same moments (so simpy orders every simultaneous event exactly as it would
     with the process), driven by callbacks instead of a generator and an ``any_of`` condition
     per period. It mirrors the process step by step: start (an urgent event, like a process's
@@ -368,37 +363,27 @@ def start_refresh(env: simpy.Environment, link: SharedLink, interval_ps: int, bl
     timeout(interval − blocked) → one zero-delay event (the ``any_of`` condition triggering)
     → block → …
     """
-    queue, eid = env._queue, env._eid
     gap = interval_ps - blocked_ps
 
     def block(_event) -> None:
         if stop.triggered:
             return
         link.block()
-        heappush(queue, (env._now + blocked_ps, NORMAL, next(eid), _Tick(unblock)))
+        schedule(env, env.now + blocked_ps, NORMAL, _Tick(unblock))
 
     def unblock(_event) -> None:
         link.unblock()
-        heappush(queue, (env._now + gap, NORMAL, next(eid), _Tick(hop)))
+        schedule(env, env.now + gap, NORMAL, _Tick(hop))
 
     def hop(_event) -> None:
-        heappush(queue, (env._now, NORMAL, next(eid), _Tick(block)))
+        schedule(env, env.now, NORMAL, _Tick(block))
 
     def begin(_event) -> None:
         if blocked_ps <= 0 or interval_ps <= 0:
             return
-        heappush(queue, (env._now + phase_ps, NORMAL, next(eid), _Tick(block)))
+        schedule(env, env.now + phase_ps, NORMAL, _Tick(block))
 
-    heappush(queue, (env._now, URGENT, next(eid), _Tick(begin)))
+    schedule(env, env.now, URGENT, _Tick(begin))
 
 
-class _Tick:
-    """A minimal scheduled simpy event with one callback (the environment only reads
-    ``callbacks`` and ``_ok``)."""
-
-    __slots__ = ("callbacks",)
-    _ok = True
-    _value = None
-
-    def __init__(self, callback):
-        self.callbacks = [callback]
+_Tick = BareEvent  # a refresh step: one callback

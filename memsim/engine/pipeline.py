@@ -87,7 +87,7 @@ class LayerPlan:
     op: str
     macs: int
     target: str | None
-    tiles: object  # callable returning an iterator of Tile
+    tiles: object  # callable returning an iterator of memsim.mapping.Tile (the contract)
     utilisation: float = 1.0
     extra_cycles_per_tile: float = 0.0  # e.g. decompression work added by strategies
     onchip_lines: tuple[tuple[int, int], ...] | None = None  # resident line ranges (stream-relative)
@@ -248,8 +248,8 @@ class Runner:
             if plan.onchip_lines is not None:
                 onchip = tuple((lo + line_offset, hi + line_offset) for lo, hi in plan.onchip_lines)
             done, cost, prev = system.fetch(core, lines, tile.writes, plan.target, float(tile.inner_bytes),
-                                            bool(tile.dma), getattr(tile, "mlp", None), onchip, prev,
-                                            segments=getattr(tile, "segments", None))
+                                            bool(tile.dma), tile.mlp, onchip, prev,
+                                            segments=tile.segments)
             self._account_memory(stats, cost, int(tile.lines.size))
             state.pending.append((tile, cost, done))
             done.callbacks.append(lambda _e: state.flush())

@@ -1,6 +1,6 @@
 """Every check ``simulate`` makes before the first event, with errors located in the user's files.
 
-``prepare_checked(scenario, prepare_stream)`` is what both ``memsim run`` (through
+``prepare_checked(scenario)`` is what both ``memsim run`` (through
 ``engine.simulate``) and ``memsim validate`` call: dtypes supported by the compute unit, each
 stream's network loaded and parsed (ONNX, CSV, YAML layer lists), memory plan and mapping built,
 and the feasibility checks (cores, arena against memory). Whatever goes wrong is an
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from memsim.engine.feasibility import check_dtypes, check_feasible
 from memsim.errors import InputError
+from memsim.prepare import Prepared, Seeds, prepare_stream
 
 #: fields of an error raised by a later stage → the stream field the user wrote
 _STREAM_FIELDS = {"dtype", "batch", "network", "resolution", "seq_len", "phase", "context",
@@ -91,19 +92,29 @@ def located(scenario, index: int | None = None):
         raise relocate(err, scenario, target) from None
 
 
-def prepare_checked(scenario, prepare_stream) -> list:
-    """``[prepare_stream(stream, hw, strategies, seed)]`` for every stream, with every
-    pre-simulation check before (dtypes) and after (feasibility); any failure is an
-    ``InputError`` located in the user's files."""
-    hw, strategies = scenario.hardware, scenario.strategies
-    prepared = []
+def prepare_checked(scenario, passes=()) -> Prepared:
+    """``memsim.prepare.prepare(scenario, passes=passes)`` with every pre-simulation check
+    before (dtypes) and after (feasibility); any failure is an ``InputError`` located in the
+    user's files."""
+    streams = []
     for i, stream in enumerate(scenario.streams):
         with located(scenario, index=i):
             check_dtypes(scenario, i, stream)
-            prepared.append(prepare_stream(stream, hw, strategies, scenario.seed))
+            prepared = prepare_stream(stream, scenario.hardware, scenario.strategies,
+                                      scenario.seed)
+            for pass_ in passes:
+                prepared = pass_(scenario, i, prepared)
+        streams.append(prepared)
+    result = Prepared(tuple(streams), Seeds.of(scenario.seed, len(scenario.streams)))
+    check_prepared(scenario, result)
+    return result
+
+
+def check_prepared(scenario, prepared: Prepared) -> None:
+    """The feasibility checks (cores, arena against memory) of an already prepared scenario,
+    errors located in the user's files."""
     with located(scenario):
-        check_feasible(scenario, [(g, p) for g, p, _ in prepared])
-    return prepared
+        check_feasible(scenario, [(s.graph, s.plan) for s in prepared.streams])
 
 
 def blame_overrides(err: InputError, overrides) -> InputError:

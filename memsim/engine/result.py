@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from memsim.errors import InputError
 from memsim.fileio import publish_mode
 
 PS_PER_S = 1e12  # picoseconds per second (divide: exact for whole seconds and ms)
@@ -125,8 +126,6 @@ RESULT_FILES = frozenset({"layers.parquet", "frames.parquet", "timeline.parquet"
 
 def check_results_dir(directory: str | Path) -> None:
     """Raise ``InputError`` unless ``directory`` is absent, empty, or an earlier memsim result."""
-    from memsim.errors import InputError
-
     directory = Path(directory)
     if not directory.exists():
         return

@@ -1,26 +1,26 @@
-"""``simulate(scenario) -> Result``: the whole pipeline for one scenario.
+"""``simulate(scenario) -> Result``: the engine run of one prepared scenario.
 
-config → workload graph (batch-norm folded) → memory plan → mapping → simpy run → Result.
-Every stream gets its own address space (streams are separate processes; they share caches and
-links but not data). Randomness (frame jitter, background bursts, random replacement) comes from
-generators spawned from the scenario's seed, so a run is reproducible on any executor.
+Stages before it (``memsim.prepare``): config → workload graph (batch-norm folded) → memory plan
+→ mapping; here: the cache kernel, the simpy system, the streams' processes → ``Result``. Every
+stream gets its own address space (streams are separate processes; they share caches and links
+but not data). Randomness (frame jitter, background bursts, random replacement) comes from the
+named seeds of ``Prepared.seeds``, so a run is reproducible on any executor.
 """
 
 from __future__ import annotations
 
-from heapq import heappop
 from pathlib import Path
 
 import numpy as np
-import simpy
-from simpy.core import EmptySchedule, StopSimulation
-from simpy.events import EventPriority
 
+from memsim.cache import Hierarchy
+from memsim.config import load_scenario
 from memsim.engine.collect import build_result
-from memsim.engine.preflight import prepare_checked
+from memsim.engine.preflight import check_prepared, prepare_checked
 from memsim.engine.links import start_refresh
 from memsim.engine.pipeline import LayerPlan, Runner
 from memsim.engine.residency import host_io, resident_ranges
+from memsim.engine.simkernel import Environment
 from memsim.engine.system import System
 from memsim.engine.traffic import background_process
 
@@ -29,11 +29,6 @@ STREAM_LINE_STRIDE = 1 << 34
 # Tile line arrays kept between frames (re-generating a layer's tiles every frame is wasted
 # work); layers beyond this budget are regenerated each frame.
 TILE_MEMO_BUDGET_BYTES = 768 << 20
-# DRAM refresh windows simulated lazily (SharedLink.refresh_lazily; identical results, with an
-# exact re-run when a window cannot be ordered); False: every window through the process.
-LAZY_REFRESH = True
-# Stream fields passed to the network builder when set.
-NETWORK_PARAMS = ("seq_len", "phase", "context", "resolution")
 
 
 class TileMemo:
@@ -66,80 +61,70 @@ class TileMemo:
         return generate
 
 
-class Environment(simpy.Environment):
-    """``simpy.Environment`` whose ``run(until=event)`` steps in one loop (no method call per
-    event); events are processed in exactly the order, and with exactly the effects, of
-    ``simpy.Environment.step``."""
-
-    def run(self, until=None):
-        if not isinstance(until, simpy.Event) or until.callbacks is None:
-            return super().run(until)
-        until.callbacks.append(StopSimulation.callback)
-        queue = self._queue
-        try:
-            while True:
-                try:
-                    self._now, _, _, event = heappop(queue)
-                except IndexError:
-                    raise EmptySchedule from None
-                callbacks, event.callbacks = event.callbacks, None
-                try:
-                    for callback in callbacks:
-                        callback(event)
-                except StopSimulation:
-                    event.callbacks = callbacks[callbacks.index(callback) + 1:]
-                    self.schedule(event, EventPriority(-1))
-                    raise
-                if not event._ok and not hasattr(event, "_defused"):
-                    exc = type(event._value)(*event._value.args)
-                    exc.__cause__ = event._value
-                    raise exc
-        except StopSimulation as exc:
-            return exc.args[0]
-        except EmptySchedule:
-            assert not until.triggered
-            raise RuntimeError(f'No scheduled events left but "until" event was not '
-                               f'triggered: {until}') from None
-
-
-def prepare_stream(stream, hw, strategies, seed: int):
-    """Graph, memory plan and layer plans of one stream."""
-    from memsim.mapping import map_graph
-    from memsim.planning import plan_graph
-    from memsim.strategies import tensor_bytes_hook
-    from memsim.workloads import load_network
-
-    params = {k: getattr(stream, k, None) for k in NETWORK_PARAMS}
-    params = {k: v for k, v in params.items() if v is not None}
-    graph = load_network(stream.network, batch=stream.batch, dtype=stream.dtype, **params)
-    graph = graph.fold_batchnorm()
-    hook = tensor_bytes_hook(strategies)
-    plan = plan_graph(graph, algorithm=strategies.reuse.planner,
-                      alignment=strategies.reuse.alignment_bytes, tensor_bytes=hook,
-                      inplace=strategies.reuse.inplace, seed=seed)
-    mappings = map_graph(graph, hw, plan, strategies)
-    return graph, plan, mappings
-
-
-def simulate(scenario, *, progress=None, tables: bool = True):
+def simulate(scenario, *, prepared=None, hierarchy=None, tile_memo=None, progress=None,
+             tables: bool = True, exact_refresh: bool = False):
     """Run a scenario (a ``Scenario`` or a path to one) and return its ``Result``.
+
+    Inputs a caller may hand in instead of having them built (the sweep memoises them):
+    ``prepared`` — ``memsim.prepare.prepare(scenario)`` (it must be that scenario's: same
+    ``prepare_key``); ``hierarchy`` — an object standing in for the cache kernel
+    ``memsim.cache.Hierarchy``: ``access(core, lines, writes) -> [L+1, 6]`` counts, and
+    ``restart()``, called before the engine runs the scenario a second time (see below), to
+    start over from its initial state; used only when the hardware has cache levels;
+    ``tile_memo`` — a ``TileMemo`` keeping tile line arrays of ``prepared``'s mappings.
 
     ``progress``, if given, is called as ``progress(done_frames, total_frames)``.
     ``tables=False`` (sweeps): the same summary, layer and frame tables, without the timeline
-    and memory tables and the resolved configuration.
+    and memory tables and the resolved configuration. ``exact_refresh``: simulate every DRAM
+    refresh window (the exact mode) instead of lazily; results are the same (docs/model.md,
+    "DRAM refresh"): the lazy mode falls back to the exact one by itself when it must.
     """
-    from memsim.config import load_scenario
-
     if isinstance(scenario, (str, Path)):
         scenario = load_scenario(scenario)
-    hw = scenario.hardware
-    seeds = np.random.SeedSequence(scenario.seed).spawn(3 + len(scenario.streams))
-    prepared = prepare_checked(scenario, prepare_stream)  # every check, errors located
+    if prepared is None:
+        prepared = prepare_checked(scenario)  # every pre-run check, errors located
+    else:
+        check_prepared(scenario, prepared)
+    inputs = _RunInputs(scenario, prepared, hierarchy, tile_memo or TileMemo(),
+                        resident_ranges(scenario.hardware, [s.plan for s in prepared.streams]),
+                        progress)
+    runner, system = _run_with_refresh(inputs, exact_refresh)
+    return _result(scenario, prepared, runner, system, tables)
 
-    resident = resident_ranges(hw, [p for _, p, _ in prepared])
+
+class _RunInputs:
+    """What one engine run of a scenario reads (built once; a second run reuses it)."""
+
+    def __init__(self, scenario, prepared, hierarchy, tile_memo, resident, progress):
+        self.scenario = scenario
+        self.prepared = prepared
+        self.hierarchy = hierarchy
+        self.tile_memo = tile_memo
+        self.resident = resident
+        self.progress = progress
+        self.runs = 0
+
+    def cache_kernel(self):
+        """The hierarchy of a run: the caller's stand-in (restarted on a second run) or a new
+        ``Hierarchy`` seeded with the run's cache seed; None without cache levels."""
+        hw = self.scenario.hardware
+        self.runs += 1
+        if not hw.memory.cache_levels():
+            return None
+        if self.hierarchy is not None:
+            if self.runs > 1:
+                self.hierarchy.restart()
+            return self.hierarchy
+        return Hierarchy.from_hardware(hw, seed=self.prepared.seeds.cache)
+
+
+def _run_with_refresh(inputs: _RunInputs, exact: bool):
+    """Run lazily refreshed, and again exactly when a lazy window could not be ordered."""
+    if exact:
+        return _run(inputs, False, [])
     built: list = []
     try:
-        runner, system = _run(scenario, prepared, resident, seeds, progress, LAZY_REFRESH, built)
+        runner, system = _run(inputs, True, built)
         hazard = _refresh_hazard(system)
     except Exception:
         if not (built and _refresh_hazard(built[0])):
@@ -148,76 +133,82 @@ def simulate(scenario, *, progress=None, tables: bool = True):
     if hazard:
         # a lazily simulated refresh window met a simultaneous event: run again with every
         # window simulated (see SharedLink.refresh_lazily), so results never depend on it
-        runner, system = _run(scenario, prepared, resident, seeds, progress, False, [])
+        return _run(inputs, False, [])
+    return runner, system
+
+
+def _result(scenario, prepared, runner, system, tables: bool):
+    hw = scenario.hardware
     background_bytes = sum(c.get("bytes", 0) for c in system.background_counters)
     extra = {"background_bytes": int(background_bytes), "events": int(runner.events_tiles),
              "fits_in_memory": True, "hardware": hw.name}
     dtypes = {i: s.dtype for i, s in enumerate(scenario.streams)}
     resolved = _resolved(scenario) if tables else {}
-    return build_result(scenario.name, runner, hw, [(p, g) for g, p, _ in prepared], dtypes,
-                        scenario=scenario, resolved=resolved, extra_summary=extra, tables=tables)
+    return build_result(scenario.name, runner, hw, [(s.plan, s.graph) for s in prepared.streams],
+                        dtypes, scenario=scenario, resolved=resolved, extra_summary=extra,
+                        tables=tables)
 
 
 def _refresh_hazard(system) -> bool:
     return any(link.refresh_hazard for link in system.dram_links)
 
 
-def _run(scenario, prepared, resident, seeds, progress, lazy_refresh: bool, built: list):
-    """Build the simulated system for ``prepared`` streams and run it; returns (runner, system).
+def _run(inputs: _RunInputs, lazy_refresh: bool, built: list):
+    """Build the simulated system and run it; returns (runner, system).
 
     ``lazy_refresh``: DRAM refresh windows through ``SharedLink.refresh_lazily`` (a window no
-    transfer sees costs nothing) instead of the refresh process; a link that met a case it
-    cannot order exactly says so (``refresh_hazard``) and the caller runs again without.
-    The system is appended to ``built`` as soon as it exists.
+    transfer sees costs nothing) instead of ``start_refresh`` (the exact mode); a link that met
+    a case it cannot order exactly says so (``refresh_hazard``) and the caller runs again
+    exactly. The system is appended to ``built`` as soon as it exists.
     """
-    from memsim.cache import Hierarchy
-
+    scenario, seeds = inputs.scenario, inputs.prepared.seeds
     hw = scenario.hardware
-    strategies = scenario.strategies
     env = Environment()
-    cache_seed = int(seeds[0].generate_state(1)[0])
-    hierarchy = Hierarchy.from_hardware(hw, seed=cache_seed) if hw.memory.cache_levels() else None
-    system = System(env, hw, hierarchy, hw.compute.cores)
+    system = System(env, hw, inputs.cache_kernel(), hw.compute.cores)
     built.append(system)
-    runner = Runner(system, strategies.prefetch.depth, hw.compute.clock_hz)
-    memo = TileMemo()
-    total_frames = sum(s.frames for s in scenario.streams)
+    runner = Runner(system, scenario.strategies.prefetch.depth, hw.compute.clock_hz)
     for stream in scenario.streams:
         for core in (stream.cores or range(hw.compute.cores)):
             runner.shared_cores[core] = runner.shared_cores.get(core, 0) + 1
     stop = env.event()
     dones = []
-    for index, (stream, (graph, plan, mappings)) in enumerate(zip(scenario.streams, prepared)):
-        onchip = resident[index]
-        layers = [LayerPlan(name=m.op.name, op=m.op.kind, macs=int(m.macs), target=m.target_level,
-                            tiles=memo.tiles(id(m), m), utilisation=float(m.utilisation),
-                            extra_cycles_per_tile=float(getattr(m, "extra_cycles_per_tile", 0.0)),
-                            onchip_lines=onchip)
-                  for m in mappings]
-        if layers:
-            host_in, host_out = host_io(hw, graph, plan, onchip)
-            layers[0].host_in_bytes = host_in
-            layers[-1].host_out_bytes = host_out
+    for index, (stream, prepared) in enumerate(zip(scenario.streams, inputs.prepared.streams)):
+        layers = _layer_plans(hw, prepared, inputs.resident[index], inputs.tile_memo)
         cores = list(stream.cores) if stream.cores else list(range(hw.compute.cores))
         done = env.event()
         dones.append(done)
-        rng = np.random.default_rng(seeds[3 + index])
+        rng = np.random.default_rng(seeds.streams[index])
         env.process(runner.stream(index, layers, cores, stream.frames, stream.period_ps,
                                   stream.jitter_ps or 0, stream.deadline_ps, rng,
                                   index * STREAM_LINE_STRIDE, done))
-    _start_dram_users(env, system, scenario, np.random.default_rng(seeds[1]), stop, lazy_refresh)
-    if progress is not None:
-        runner.on_frame = lambda: progress(len(runner.frames), total_frames)
-    all_done = env.all_of(dones)
-    env.run(until=all_done)
+    _start_dram_users(env, system, scenario, np.random.default_rng(seeds.background), stop,
+                      lazy_refresh)
+    if inputs.progress is not None:
+        total_frames = sum(s.frames for s in scenario.streams)
+        runner.on_frame = lambda: inputs.progress(len(runner.frames), total_frames)
+    env.run(until=env.all_of(dones))
     stop.succeed()
     return runner, system
+
+
+def _layer_plans(hw, prepared, onchip, memo: TileMemo) -> list[LayerPlan]:
+    """The engine's view of one prepared stream's layers (host copies on the first and last)."""
+    layers = [LayerPlan(name=m.op.name, op=m.op.kind, macs=int(m.macs), target=m.target_level,
+                        tiles=memo.tiles(id(m), m), utilisation=float(m.utilisation),
+                        extra_cycles_per_tile=float(m.extra_cycles_per_tile),
+                        onchip_lines=onchip)
+              for m in prepared.mappings]
+    if layers:
+        host_in, host_out = host_io(hw, prepared.graph, prepared.plan, onchip)
+        layers[0].host_in_bytes = host_in
+        layers[-1].host_out_bytes = host_out
+    return layers
 
 
 def _start_dram_users(env, system, scenario, rng, stop, lazy_refresh: bool = False) -> None:
     dram = scenario.hardware.memory.dram
     system.background_counters = []
-    refresh = getattr(dram, "refresh", None)
+    refresh = dram.refresh
     if refresh is not None:
         n = len(system.dram_links)
         for c, link in enumerate(system.dram_links):

@@ -7,8 +7,8 @@ Two models, both for one core:
   ``prod D / (ceil(D/u) * u)`` over the unrolled dims (DESIGN §4, "Loop unrolling").
 * ``systolic``: the SCALE-Sim 3.0.0 cycle model (im2col operand matrices, folds padded to the full
   array, folds back to back), so that our stall-free cycles equal its "Total Cycles" when it
-  reports zero stalls. Structure taken from /work/shared/notes/scalesim.md (read from its
-  ``systolic_compute_{os,ws,is}.py`` and checked against its reports); verified against golden
+  reports zero stalls. Structure read from SCALE-Sim 3.0.0's (PyPI ``scalesim``, MIT)
+  ``systolic_compute_{os,ws,is}.py`` and checked against its reports; verified against golden
   runs in ``tests/data/scalesim/golden.csv``.
 """
 
@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Mapping
+
+from memsim.mapping.loops import classify_dims
 
 DATAFLOWS = ("os", "ws", "is")
 
@@ -100,8 +102,6 @@ def gemm_shape_of(op) -> GemmShape:
     batched matmul); filter dims index O and W; pixel dims index O only among (O, W); window
     dims are reductions (absent from O).
     """
-    from memsim.mapping.loops import classify_dims
-
     cls = classify_dims(op)
     dims = op.loops.dims
 

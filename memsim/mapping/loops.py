@@ -17,6 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from memsim.mapping._kernels import footprint_lines_kernel
+from memsim.workloads.ir import Access
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,6 @@ def _footprint_lines_np(access, shape, box, base, bits, line_bytes) -> np.ndarra
             return np.empty(0, np.uint64)
         if lv.size == 1 or (lv[-1] - lv[0] + 1 == lv.size):
             if len(shape) > 1:
-                from memsim.workloads.ir import Access  # local: ir is light
                 outer = Access(access.tensor, "r", index[:-1])
                 rows = footprint_elements(outer, shape[:-1], box) * shape[-1]
             else:
@@ -341,7 +341,6 @@ def access_tile_sum(access, shape, dims: dict, tile: dict) -> int:
             total *= axis_tile_sum(access.index[axes[0]], shape[axes[0]], dims, tile)
         else:
             ds = sorted({d for i in axes for d in access.index[i].dims})
-            from memsim.workloads.ir import Access
             sub = Access(access.tensor, "r", tuple(access.index[i] for i in axes))
             sub_shape = tuple(shape[i] for i in axes)
             s = 0

@@ -86,7 +86,7 @@ def compare_boards(network: str, hardware_paths, *, deadline: str, dtype: str = 
     that cannot run the workload give an entry with ``note``. ``progress(i, n, name)`` is called
     before each board.
     """
-    from memsim.config.loader import load_hardware, validate_data
+    from memsim.config import load_hardware, validate_data
     from memsim.config.scenario import Scenario
     from memsim.engine.run import simulate
     from memsim.errors import InfeasibleError

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 
 from memsim.strategies.formats import compressed_bytes
+from memsim.strategies.measured import ratio_for
 from memsim.workloads.ir import dtype_bits
 
 WEIGHT_KINDS = ("weight",)
@@ -39,10 +40,11 @@ ACTIVATION_KINDS = ("input", "activation", "output", "state")
 
 
 def spec_for(strategies, tensor):
-    """The ``CompressionSpec`` that applies to ``tensor`` (None when it stays plain)."""
-    comp = getattr(strategies, "compression", None)
-    if comp is None or tensor is None:
+    """The ``CompressionSpec`` that applies to ``tensor`` (None when it stays plain);
+    ``strategies`` a ``memsim.config.Strategies`` or None (nothing compressed)."""
+    if strategies is None or tensor is None:
         return None
+    comp = strategies.compression
     if tensor.kind in WEIGHT_KINDS:
         if len(tensor.shape) < 2:
             return None
@@ -57,7 +59,6 @@ def spec_for(strategies, tensor):
 def _measured_ratio(spec, tensor):
     if spec.format != "measured":
         return None
-    from memsim.strategies.measured import ratio_for
 
     return ratio_for(spec, tensor.name)[0]
 
@@ -91,11 +92,12 @@ def compressed_bits_per_element(spec, dtype: str) -> float:
 
 def tensor_bytes_hook(strategies):
     """A ``tensor -> bytes`` function giving each tensor's size *in the cache hierarchy*
-    (compressed for ``at: core``, plain for ``at: dram``), or None when nothing is compressed."""
-    comp = getattr(strategies, "compression", None)
-    if comp is None:
+    (compressed for ``at: core``, plain for ``at: dram``), or None when nothing is compressed
+    (``strategies`` None included)."""
+    if strategies is None:
         return None
-    if all(getattr(s, "format", "none") == "none" for s in (comp.weights, comp.activations)):
+    comp = strategies.compression
+    if all(s.format == "none" for s in (comp.weights, comp.activations)):
         return None
     memo: dict = {}
 
@@ -164,8 +166,6 @@ def compression_table(graph, strategies) -> list[dict]:
         stored = stored_bytes(spec, t)
         how = "formula"
         if spec.format == "measured":
-            from memsim.strategies.measured import ratio_for
-
             how = ratio_for(spec, t.name)[1]
         rows.append({"tensor": t.name, "class": "weights" if t.kind in WEIGHT_KINDS else
                      "activations", "format": spec.format, "at": spec.at,

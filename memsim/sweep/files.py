@@ -11,33 +11,6 @@ their bytes next to the resolved dict makes an edited file give new ids (no stal
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from memsim.fileio import MISSING, file_digest, onnx_external_files  # noqa: F401 (re-exported)
-
-
-def referenced_files(resolved) -> list[str]:
-    """Sorted, unique absolute-path strings among the leaves of ``resolved`` (dicts, lists)."""
-    found: set[str] = set()
-    stack = [resolved]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, (list, tuple)):
-            stack.extend(node)
-        elif isinstance(node, str) and Path(node).is_absolute():
-            found.add(node)
-    return sorted(found)
-
-
-def file_digests(resolved, cache: dict | None = None) -> dict[str, str]:
-    """``{path: file_digest(path)}`` for the ``referenced_files`` of ``resolved``. ``cache``
-    (path → digest) is read and filled, so one expansion hashes each file once."""
-    cache = {} if cache is None else cache
-    out = {}
-    for path in referenced_files(resolved):
-        if path not in cache:
-            cache[path] = file_digest(path)
-        out[path] = cache[path]
-    return out
+# the helpers live in the foundation (the prepare stage keys its memo by file contents too)
+from memsim.fileio import (MISSING, file_digest, file_digests, onnx_external_files,  # noqa: F401
+                           referenced_files)

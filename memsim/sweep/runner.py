@@ -15,8 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from memsim.analysis.pareto import pareto_front
+from memsim.config import dumps_yaml
+from memsim.prepare import prepare_key as prepared_key
+from memsim.sweep.executors import make_executor
 from memsim.sweep.spec import column_value, expand, load_sweep, sweep_name, value_columns
 from memsim.sweep.store import Store
+from memsim.version import __version__
 
 DEFAULT_EVALUATOR = "memsim.sweep.worker:evaluate_batch"
 #: most points per task (a task's points are lost if its worker dies with the parent)
@@ -29,8 +34,6 @@ def _resolve(name: str):
 
 
 def _group_key(point) -> tuple:
-    from memsim.sweep.worker import prepared_key
-
     scenario = point.scenario
     try:
         pkey = prepared_key(scenario, point.files)
@@ -129,9 +132,6 @@ def run_sweep(spec, out=None, *, executor=None, workers=None, scheduler=None, da
     ``feasible``: stored points that met their deadline; ``results``: the compacted Parquet
     path; ``pareto``: ids of the feasible points on the Pareto front of the objectives.
     """
-    import memsim
-    from memsim.sweep.executors import make_executor
-
     sweep = load_sweep(spec) if not hasattr(spec, "grid") else spec
     name = sweep_name(sweep)
     store = Store(Path(out) if out is not None else Path("results") / name)
@@ -143,7 +143,7 @@ def run_sweep(spec, out=None, *, executor=None, workers=None, scheduler=None, da
             for pid in old.loc[old["status"] != "ok", "id"]:
                 store.path(pid).unlink(missing_ok=True)
                 stored.discard(pid)
-    version = memsim.__version__
+    version = __version__
     counts = {"done": 0, "failed": 0}
     todo, seen = [], set(stored)
     for p in points:
@@ -209,9 +209,6 @@ def _tidy(table: pd.DataFrame) -> pd.DataFrame:
 def compact(sweep, points, store: Store) -> tuple[pd.DataFrame, list]:
     """Write ``results.parquet`` (one row per point, in sweep order) with ``feasible`` and
     ``pareto`` columns, and ``sweep.resolved.yaml``; returns (table, pareto ids)."""
-    from memsim.analysis.pareto import pareto_front
-    from memsim.config import dumps_yaml
-
     ids = list(dict.fromkeys(p.id for p in points))
     stored = store.read(ids)
     by_id = {r["id"]: r for r in stored.to_dict("records")} if not stored.empty else {}

@@ -24,8 +24,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import memsim
+from memsim.config.loader import apply_overrides, load_yaml, validate_data
+from memsim.config.scenario import Scenario
+from memsim.config.sweep import Sweep
 from memsim.errors import InputError
+from memsim.fileio import file_digests
+from memsim.version import __version__
 
 
 @dataclass
@@ -46,9 +50,6 @@ class Point:
 
 def load_sweep(path):
     """Load and validate a sweep file → ``memsim.config.Sweep`` (``InputError`` when bad)."""
-    from memsim.config.loader import load_yaml, validate_data
-    from memsim.config.sweep import Sweep
-
     path = Path(path)
     return validate_data(Sweep, load_yaml(path), path, source_path=path.resolve())
 
@@ -98,7 +99,7 @@ def point_id(resolved: dict, seed: int, files: dict | None = None) -> str:
     """16 hex digits of SHA-256 over the resolved scenario, the seed, the memsim version and
     ``files`` (``{path: content digest}`` of the files the point reads; without any the text
     hashed is the same as for a point that reads no file, so zoo-only ids do not change)."""
-    data = {"scenario": resolved, "seed": seed, "memsim": memsim.__version__}
+    data = {"scenario": resolved, "seed": seed, "memsim": __version__}
     if files:
         data["files"] = files
     return hashlib.sha256(_canonical(data).encode()).hexdigest()[:16]
@@ -112,8 +113,6 @@ def _ordered(values: dict) -> list:
 def _base_raw(sweep, base: Path) -> dict:
     """The base scenario's raw YAML as plain data, its hardware file inlined unless swept
     (read once, not per point)."""
-    from memsim.config.loader import load_yaml
-
     raw = _plain(load_yaml(base))
     if isinstance(raw.get("hardware"), str) and "hardware" not in value_columns(sweep):
         hw_path = Path(raw["hardware"]).expanduser()
@@ -128,10 +127,6 @@ def _point(index: int, raw: dict, base: Path, values: dict, seed: int, digests: 
     with the contents of the files it reads (``digests``: path → SHA-256 cache of the
     expansion). An invalid combination keeps its located problem; its id covers the swept
     values, the base data (hardware inlined) and the swept files' contents."""
-    from memsim.config.loader import apply_overrides, validate_data
-    from memsim.config.scenario import Scenario
-    from memsim.sweep.files import file_digests
-
     overrides = dict(_ordered(values))
     overrides["seed"] = seed
     try:

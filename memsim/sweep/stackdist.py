@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from memsim.cache import Hierarchy
 from memsim.cache.kernel import (C_EVICT, C_HITS, C_LOADS, C_MISSES, C_STORES, C_WB, H_POL,
                                  H_WAYS, HC, N_COUNTERS, X_CHAIN, XH, _fill_touch, _hit_touch,
                                  _lookup, _set_word, _victim)
@@ -157,8 +158,6 @@ def upper_pass(upper_specs, tiles) -> UpperPass:
     """Run ``tiles`` (iterable of ``(lines, writes)``) through the levels ``upper_specs``
     (``CacheLevelSpec`` list above the LLC, policies lru/fifo/plru; may be empty) on a kernel
     state array (``Hierarchy`` of those levels, one core)."""
-    from memsim.cache import Hierarchy
-
     nup = len(upper_specs)
     for spec in upper_specs:
         if spec.policy not in POLICIES:

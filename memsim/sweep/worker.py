@@ -5,13 +5,14 @@
 batch goes on. Three memos live in each worker process (LRU, bounded), keyed by exactly the
 parts of the resolved point they depend on (docs/sweeps.md, "Reuse"):
 
-1. *prepared streams* — workload graph, memory plan and mappings (``prepare_stream``): keyed by
-   the stream, the strategies, the contents (SHA-256) of the files they name (network files,
-   measured-compression sources: a file edited between runs of a long-lived worker is never
-   served from the memo) and the hardware fields the mapper reads (compute, the level
-   list's names/kinds/scopes/line and the size of the tile-target level). DRAM, energy, price,
-   latencies, bandwidths, associativity, policies and the sizes of the other levels are not
-   part of the key. The tile line arrays are kept with them.
+1. *prepared streams* — ``memsim.prepare.prepare(scenario)`` (workload graph, memory plan and
+   mappings per stream): keyed by ``memsim.prepare.prepare_key``, built from exactly what
+   ``prepare`` reads — the streams, the strategies, the contents (SHA-256) of the files they
+   name (a file edited between runs of a long-lived worker is never served from the memo), the
+   hardware as ``memsim.mapping.MappingInputs`` (compute, line size, tile-target level) and the
+   seed where the planner uses it. DRAM, energy, price, latencies, bandwidths, associativity,
+   policies and the sizes of the other levels are not part of the key. The tile line arrays
+   are kept with them; the point's own seeds are put on the memoised record.
 2. *cache counts* — for single-core points the per-tile ``[L+1, 6]`` count arrays, keyed by the
    prepared key, the cache geometry, the frame count and (random policy only) the seed.
 3. *upper pass* — for stack distances: the levels above an LRU last-level cache, once per
@@ -25,13 +26,19 @@ parts of the resolved point they depend on (docs/sweeps.md, "Reuse"):
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import traceback
 from collections import OrderedDict
+from dataclasses import replace
 
 import numpy as np
+
+from memsim.cache import Hierarchy
+from memsim.engine.run import TileMemo, simulate
+from memsim.errors import InputError
+from memsim.prepare import Seeds, prepare, prepare_key
+from memsim.sweep import replay, stackdist
 
 #: memo sizes per worker process (entries)
 PREPARED_ENTRIES = 4
@@ -59,41 +66,16 @@ def _remember(memo: OrderedDict, key, value, limit: int):
     return value
 
 
-def _canon(obj) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def _target_index(levels: list) -> int:
-    pads = [i for i, lv in enumerate(levels) if lv.get("kind") == "scratchpad"]
-    return pads[0] if pads else 0
-
-
 def prepared_key(scenario, files: dict | None = None) -> str:
-    """Key of the prepared streams: what ``prepare_stream`` reads of the point, including the
-    content digests of the files the streams and strategies name (``files``: path → SHA-256
-    already known, e.g. from the expansion; other files are hashed now)."""
-    from memsim.sweep.files import file_digests
-
-    streams = [s.model_dump(mode="json") for s in scenario.streams]
-    strategies = scenario.strategies.model_dump(mode="json")
-    digests = file_digests([streams, strategies], files)
-    hw = scenario.hardware.model_dump(mode="json")
-    levels = hw["memory"]["levels"]
-    target = _target_index(levels)
-    shape = [{"name": lv["name"], "kind": lv["kind"], "scope": lv["scope"],
-              "line": lv.get("line_bytes"), "size": lv["size_bytes"] if i == target else None}
-             for i, lv in enumerate(levels)]
-    return _canon({"streams": streams, "strategies": strategies, "files": digests,
-                   "compute": hw["compute"], "levels": shape,
-                   "line": scenario.hardware.memory.line_bytes})
+    """Key of the memoised preparation: ``memsim.prepare.prepare_key`` (``files``: path →
+    SHA-256 already known, e.g. from the expansion; other files are hashed now)."""
+    return prepare_key(scenario, files)
 
 
 _SPECS: dict = {}
 
 
 def _cache_specs(scenario):
-    from memsim.cache import Hierarchy
-
     # Hierarchy.from_hardware is the authority on how levels become cache specs; it reads
     # these fields of the levels (memoised: building a hierarchy allocates its whole state)
     key = tuple((lv.name, lv.kind, lv.size_bytes, lv.ways, lv.line_bytes, lv.policy, lv.scope)
@@ -108,27 +90,26 @@ def _cache_specs(scenario):
 
 
 def _prepared(scenario, files=None):
-    from memsim.engine.run import TileMemo, prepare_stream
-
+    """(key, (Prepared with this point's seeds, TileMemo)) from the memo or prepared now."""
     key = prepared_key(scenario, files)
     if key in _PREPARED:
         _PREPARED.move_to_end(key)
-        return key, _PREPARED[key]
-    prepared = [prepare_stream(s, scenario.hardware, scenario.strategies, scenario.seed)
-                for s in scenario.streams]
-    return key, _remember(_PREPARED, key, (prepared, TileMemo(TILE_BUDGET_BYTES)),
-                          PREPARED_ENTRIES)
+        prepared, memo = _PREPARED[key]
+    else:
+        prepared, memo = _remember(_PREPARED, key, (prepare(scenario), TileMemo(TILE_BUDGET_BYTES)),
+                                   PREPARED_ENTRIES)
+    # the key leaves out the seed where preparation does not read it; the run's seeds do
+    seeds = Seeds.of(scenario.seed, len(scenario.streams))
+    return key, (replace(prepared, seeds=seeds), memo)
 
 
 def _counts(scenario, pkey, prepared, memo, llc_ways_wanted):
     """Replayed per-tile counts for a single-core point, and the method used."""
-    from memsim.sweep import replay, stackdist
-
     specs = _cache_specs(scenario)
     geometry = [(s.name, s.sets, s.ways, s.line_bytes, s.policy, s.shared) for s in specs]
     random = any(s.policy == "random" for s in specs)
     frames = scenario.streams[0].frames
-    seed = replay.cache_seed(scenario) if random else None
+    seed = prepared.seeds.cache if random else None
     key = (pkey, tuple(geometry), frames, seed)
     if key in _COUNTS:
         _COUNTS.move_to_end(key)
@@ -154,8 +135,6 @@ def _counts(scenario, pkey, prepared, memo, llc_ways_wanted):
 def _llc_wanted(scenarios, files=None) -> dict:
     """For a batch: the LLC associativities wanted per (upper key, LLC sets); ``files`` as for
     ``prepared_key``."""
-    from memsim.sweep import replay
-
     wanted: dict = {}
     for scenario in scenarios:
         if scenario is None or not replay.single_core(scenario) \
@@ -179,9 +158,6 @@ def simulate_point(scenario, reuse: bool = True, llc_ways_wanted=None, tables: b
     from the kernel) or ``stackdist`` (LLC counts from stack distances). ``tables=False``:
     without the tables a sweep does not keep (``memsim.engine.run.simulate``). ``files``: known
     content digests of the point's files (``prepared_key``)."""
-    from memsim.engine.run import simulate
-    from memsim.sweep import replay
-
     if not reuse:
         return simulate(scenario, tables=tables), "full"  # what memsim.simulate runs
     pkey, (prepared, memo) = _prepared(scenario, files)
@@ -193,13 +169,13 @@ def simulate_point(scenario, reuse: bool = True, llc_ways_wanted=None, tables: b
         if counts is not None:
             stand_in = replay.ReplayHierarchy(counts, sizes)
             try:
-                result, used = replay.run_prepared(scenario, prepared, stand_in, memo, tables)
-                if used["hierarchy"]:
+                result = simulate(scenario, prepared=prepared, hierarchy=stand_in,
+                                  tile_memo=memo, tables=tables)
+                if stand_in.complete:
                     return result, method
             except replay.ReplayMismatch:
                 pass
-    result, _ = replay.run_prepared(scenario, prepared, None, memo, tables)
-    return result, "prepared"
+    return simulate(scenario, prepared=prepared, tile_memo=memo, tables=tables), "prepared"
 
 
 def summary_row(result, scenario) -> dict:
@@ -241,8 +217,6 @@ def evaluate_batch(tasks, options=None) -> list[dict]:
             row = {"id": point_id, "status": "ok", "error": None, "method": method,
                    **summary_row(result, scenario)}
         except Exception as err:  # noqa: BLE001 - a failing point is recorded, the sweep goes on
-            from memsim.errors import InputError
-
             text = err.message if isinstance(err, InputError) else \
                 f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=6)}"
             row = {"id": point_id, "status": "failed", "error": text, "method": None}

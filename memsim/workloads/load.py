@@ -7,14 +7,15 @@ from pathlib import Path
 
 from memsim.errors import InputError
 from memsim.workloads.ir import DTYPE_BITS, Graph
+from memsim.workloads.importers.layerlist import load_layer_list
+from memsim.workloads.importers.scalesim import load_scalesim_csv
+from memsim.workloads.zoo import ZOO
 
 
 def list_networks() -> list[dict]:
     """The zoo: ``[{"name", "description", "params": [parameter names]}]`` sorted by name.
 
     ``description`` is the builder's first docstring paragraph as plain text (no markup)."""
-    from memsim.workloads.zoo import ZOO
-
     rows = []
     for name, fn in sorted(ZOO.items()):
         doc = (inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " ")
@@ -39,8 +40,6 @@ def build(name: str, batch: int = 1, dtype: str = "int8", **params) -> Graph:
     ``params`` are the network's own parameters (``resolution``, ``seq_len``, ``phase``,
     ``context`` ...); ``None`` values are ignored. Unknown names or parameters raise ``InputError``.
     """
-    from memsim.workloads.zoo import ZOO
-
     _check(batch, dtype)
     fn = ZOO.get(name)
     if fn is None:
@@ -74,16 +73,12 @@ def load_network(name_or_path, batch: int = 1, dtype: str = "int8", **params) ->
         raise InputError("no such file", path=path)
     params = {k: v for k, v in params.items() if v is not None}
     if suffix == ".onnx":
-        from memsim.workloads.importers.onnx_import import load_onnx
+        from memsim.workloads.importers.onnx_import import load_onnx  # onnx is optional
 
         return load_onnx(path, batch=batch, dtype=dtype, **params)
     if params:
         raise InputError(f"{suffix} workloads take no parameters (got {', '.join(params)})",
                          path=path)
     if suffix == ".csv":
-        from memsim.workloads.importers.scalesim import load_scalesim_csv
-
         return load_scalesim_csv(path, batch=batch, dtype=dtype)
-    from memsim.workloads.importers.layerlist import load_layer_list
-
     return load_layer_list(path, batch=batch, dtype=dtype)

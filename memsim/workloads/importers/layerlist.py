@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from memsim.config.loader import load_yaml
 from memsim.errors import InputError
 from memsim.workloads.builder import ELEMENTWISE_OPS, GraphBuilder
 from memsim.workloads.ir import Graph
@@ -59,8 +60,6 @@ def _pos(node, key=None, index=None):
 
 def load_layer_list(path, batch: int = 1, dtype: str = "int8") -> Graph:
     """Read a YAML layer list into a ``Graph``; errors name the file, line, column and field."""
-    from memsim.config.loader import load_yaml
-
     path = Path(path)
     data = load_yaml(path)
 

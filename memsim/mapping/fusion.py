@@ -24,17 +24,11 @@ compute; the memory plan still reserves T's buffer (a conservative peak-memory f
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from memsim.mapping.loops import approx_footprint
+from memsim.mapping.target import MappingInputs
 from memsim.mapping.tiling import working_set_bytes
-
-
-def _capacity(hw, strategies, cores):
-    from memsim.mapping.mapper import _get, _target
-
-    level, cap = _target(hw, cores)
-    depth = int(_get(strategies, "prefetch.depth", 1))
-    return level.name, (cap // 2 if depth >= 1 else cap)
 
 
 def _region_spans(operand, tile) -> list[int]:
@@ -84,15 +78,22 @@ def _candidate(graph, prod, cons):
     return t, None
 
 
-def apply_fusion(graph, hw, mappings, strategies, cores=None) -> list[dict]:
-    """Decide fusion for every consecutive pair of ``mappings`` (in place: fused intermediates
-    are removed from both tile streams) and return the report, one row per candidate pair:
-    ``producer, consumer, tensor, fused, working_set_bytes, capacity_bytes,
-    intermediate_bytes, reason``. Each consumer mapping also gets the row as ``fusion``."""
-    cores = cores or hw.compute.cores
-    level, cap = _capacity(hw, strategies, cores)
+def apply_fusion(graph, hw, mappings, strategies, cores=None) -> tuple[list, list[dict]]:
+    """Decide fusion for every consecutive pair of ``mappings`` → ``(mappings, report)``.
+
+    ``hw``: a ``Hardware`` or its :class:`MappingInputs`. The returned mappings are new
+    records (``mappings`` is not changed) with fused intermediates removed from both tile
+    streams (``skip_operands``) and each candidate consumer's ``fusion`` set to its report row.
+    The report has one row per candidate pair: ``producer, consumer, tensor, fused,
+    working_set_bytes, capacity_bytes, level, intermediate_bytes, reason``.
+    """
+    view = hw if isinstance(hw, MappingInputs) else MappingInputs.of(hw)
+    cores = cores or view.compute.cores
+    level, cap = view.target.name, view.usable_bytes(cores, strategies.prefetch.depth)
+    out = list(mappings)
     rows = []
-    for prod, cons in zip(mappings, mappings[1:]):
+    for k in range(len(out) - 1):
+        prod, cons = out[k], out[k + 1]
         t, reason = _candidate(graph, prod, cons)
         if t is None:
             continue
@@ -100,21 +101,25 @@ def apply_fusion(graph, hw, mappings, strategies, cores=None) -> list[dict]:
         if reason is None and ws > cap:
             reason = f"fused working set {ws} B > {cap} B usable in {level}"
         fused = reason is None
-        p_idx = frozenset(i for i, o in enumerate(prod.operands) if o.tensor == t)
-        c_idx = frozenset(i for i, o in enumerate(cons.operands) if o.tensor == t)
         t_bytes = next((math.ceil(graph.tensors[t].numel * o.bits / 8)
                         for o in cons.operands if o.tensor == t), graph.tensors[t].nbytes)
-        if fused:
-            prod.skip_operands = frozenset(prod.skip_operands | p_idx)
-            cons.skip_operands = frozenset(cons.skip_operands | c_idx)
         row = {"producer": prod.op.name, "consumer": cons.op.name, "tensor": t, "fused": fused,
                "working_set_bytes": ws, "capacity_bytes": cap, "level": level,
                "intermediate_bytes": int(t_bytes), "reason": reason or "fits"}
-        cons.fusion = row
+        if fused:
+            out[k] = _skipping(prod, t)
+            cons = _skipping(cons, t)
+        out[k + 1] = replace(cons, fusion=row)
         rows.append(row)
-    return rows
+    return out, rows
+
+
+def _skipping(mapping, tensor: str):
+    """``mapping`` with its operands on ``tensor`` held on chip (left out of the tile stream)."""
+    idx = frozenset(i for i, o in enumerate(mapping.operands) if o.tensor == tensor)
+    return replace(mapping, skip_operands=frozenset(mapping.skip_operands | idx))
 
 
 def fusion_report(mappings) -> list[dict]:
     """The fusion rows recorded on ``mappings`` (after :func:`apply_fusion`)."""
-    return [m.fusion for m in mappings if getattr(m, "fusion", None)]
+    return [m.fusion for m in mappings if m.fusion]

@@ -1,0 +1,248 @@
+"""The mapping's contracts with the engine: :class:`LayerMapping` (how one op runs) and
+:class:`Tile` (one step of its tile stream). Both are frozen: every field is set at
+construction, and a later pass (layer fusion, the runtime model) derives a new record with
+``dataclasses.replace`` instead of editing one that others may hold (the sweep memoises
+mappings across points).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable, Iterator
+
+import numpy as np
+
+from memsim.mapping.compute import lane_utilisation
+from memsim.mapping.loops import approx_footprint, footprint_lines
+from memsim.mapping.tiling import analytic_traffic, extent_classes, n_tiles_of, working_set_bytes
+from memsim.mapping.unroll import spill_bytes, unrolled_iterations
+from memsim.strategies.segments import MemorySegments, Run, merge_runs
+
+#: Per-op line cache limit for re-fetched footprints (bytes of uint64 line arrays).
+_LINE_CACHE_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile step of an op on one core.
+
+    ``lines``: line indices (byte address // line size) moved between the target level and the
+    rest of the hierarchy, in access order (input reads, weight reads, partial-sum reads, output
+    writes); ``writes``: True where the line is written; ``macs`` and ``compute_cycles`` (one
+    core); ``inner_bytes``: analytic bytes between the target level and the core (every operand
+    element of the tile moved once); ``dma``: the target is a scratchpad (bulk transfer before
+    compute); ``index``: position in the layer's stream; ``mlp``: outstanding misses the unrolled
+    body exposes (None: the hardware's own, capped by the MSHRs); ``segments``: how runs of
+    ``lines`` travel below the caches (compression ``at: dram``, streaming stores; see
+    :mod:`memsim.strategies.segments`), None when every line is an ordinary one.
+    """
+
+    macs: float
+    compute_cycles: float
+    lines: np.ndarray
+    writes: np.ndarray
+    inner_bytes: int
+    dma: bool
+    index: int = 0
+    mlp: int | None = None
+    segments: MemorySegments | None = None
+
+
+#: per operand: (DRAM bytes per plain byte, decompressor bytes/s or None, cycles/element at core)
+PLAIN_COST = (1.0, None, 0.0)
+
+
+@dataclass(frozen=True)
+class LayerMapping:
+    """How one op runs on the hardware (docs/architecture.md, memsim.mapping).
+
+    ``tile_cycles(box, points)`` gives a tile's compute cycles on one core (``box``: per dim
+    ``(start, extent)``; ``points``: its iteration count); ``lanes`` the SIMD lanes (array
+    columns on a systolic unit) and ``lane_unroll`` the spatial unroll over them (empty on the
+    systolic array, where ``unroll`` holds the array shape). ``extra_cycles_per_tile``: compute
+    cycles the engine adds to every tile (0 from the mapper; a later pass such as a runtime
+    model may set it).
+    """
+
+    op: object
+    target_level: str | None
+    dataflow: str
+    tile: dict
+    order: tuple
+    n_tiles: int
+    utilisation: float
+    macs: int
+    compute_cycles: float
+    operands: tuple
+    line_bytes: int
+    dma: bool
+    unroll: dict = field(default_factory=dict)
+    lane_unroll: dict = field(default_factory=dict)
+    tile_cycles: Callable | None = None
+    lanes: int = 1
+    #: per operand: (DRAM bytes per plain byte, decompressor bytes/s or None, cycles/element at core)
+    operand_costs: tuple = ()
+    streaming_stores: bool = False
+    mlp: int | None = None
+    spill: tuple = (0, 0, 1)  # (spilled registers per body, register bytes, temporal U)
+    zero_skip: float = 1.0  # MAC fraction executed (zero-skipping hardware × density)
+    write_ratio: float = 1.0
+    write_bps: float | None = None
+    skip_operands: frozenset = frozenset()  # operands held on chip by layer fusion
+    fusion: dict | None = None  # fusion report when this op consumes a fusable intermediate
+    extra_cycles_per_tile: float = 0.0
+
+    @property
+    def dims(self) -> dict:
+        """Loop dims of the op."""
+        return dict(self.op.loops.dims)
+
+    @cached_property
+    def traffic(self) -> list:
+        """Exact analytic per-operand traffic at the target level (:class:`OperandTraffic`)."""
+        return analytic_traffic(self.operands, self.dims, self.tile, self.order, exact=True)
+
+    @property
+    def compulsory_bytes(self) -> int:
+        """Bytes of every operand's footprint once (reads) plus outputs written once."""
+        one = {d: n for d, n in self.dims.items()}
+        return sum(t.bytes for t in analytic_traffic(self.operands, self.dims, one, self.order))
+
+    @property
+    def decompress_cycles(self) -> float:
+        """In-register decompression cycles of the whole layer on one core (``at: core``)."""
+        if not any(c[2] > 0 for c in self.operand_costs):
+            return 0.0
+        return sum(self._inner(ext, {d: (0, e) for d, e in ext.items()}, 0)[1] * count
+                   for ext, count in extent_classes(self.dims, self.tile))
+
+    def tiles(self) -> Iterator[Tile]:
+        """The tile stream in loop order (lazy)."""
+        return _TileStream(self).tiles()
+
+    def _inner(self, ext: dict, box: dict, points: int) -> tuple[int, float]:
+        """(inner bytes incl. spill traffic, decompression cycles) of a tile of extents ``ext``."""
+        inner = working_set_bytes(self.operands, ext)
+        extra = 0.0
+        for o, c in zip(self.operands, self.operand_costs):
+            if c[2] > 0:
+                extra += c[2] * approx_footprint(o.access, o.shape, ext)
+        spilled, reg_bytes, temporal = self.spill
+        if spilled:
+            iters = self.op.loops.iterations
+            work = (self.op.macs if self.op.macs > 0 else self.op.ops) * self.zero_skip
+            lanes, util = self._lanes_util(box)
+            it = unrolled_iterations(work * points / iters if iters else 0.0, lanes, util)
+            inner += math.ceil(spill_bytes(it, temporal, spilled, reg_bytes))
+        return inner, extra
+
+    def _lanes_util(self, box):
+        ext = {d: b[1] for d, b in box.items()}
+        if self.lane_unroll:
+            return self.lanes, lane_utilisation(ext, self.lane_unroll, self.lanes)
+        return self.lanes, 1.0 / self.lanes
+
+
+class _TileStream:
+    """The state of one pass over a mapping's tiles: which operand footprints are current,
+    which output tiles were written before, and per-op caches of line arrays and inner costs."""
+
+    def __init__(self, m: LayerMapping):
+        self.m = m
+        order = list(m.order)
+        self.order = order
+        self.rel = [tuple(d for d in order if d in o.dims) for o in m.operands]
+        self.last_key = [None] * len(m.operands)
+        self.seen_out = [set() for _ in m.operands]
+        self.cache: dict = {}
+        self.inner_cache: dict = {}
+        self.cached = 0
+        costs = m.operand_costs or tuple(PLAIN_COST for _ in m.operands)
+        self.costs = costs
+        self.tagged = m.streaming_stores or any(c[0] != 1.0 or c[1] for c in costs) or \
+            m.write_ratio != 1.0 or m.write_bps
+        skip = m.skip_operands
+        self.groups = {role: [i for i, o in enumerate(m.operands) if o.role == role and i not in skip]
+                       for role in ("input", "weight", "output")}
+
+    def tiles(self) -> Iterator[Tile]:
+        m, order = self.m, self.order
+        dims = m.dims
+        nt = n_tiles_of(dims, m.tile)
+        iters = m.op.loops.iterations
+        for n, ks in enumerate(itertools.product(*[range(nt[d]) for d in order])):
+            kd = dict(zip(order, ks))
+            box = {d: (kd[d] * m.tile[d], min(m.tile[d], dims[d] - kd[d] * m.tile[d]))
+                   for d in order}
+            parts = self._parts(kd, box)
+            lines, writes = _concat(parts)
+            points = math.prod(b[1] for b in box.values())
+            macs = m.macs * points / iters if iters else 0.0
+            ext = tuple(box[d][1] for d in order)
+            inner = self.inner_cache.get(ext)
+            if inner is None:
+                inner = self.inner_cache[ext] = m._inner(dict(zip(order, ext)), box, points)
+            yield Tile(macs=macs, compute_cycles=m.tile_cycles(box, points) + inner[1],
+                       lines=lines, writes=writes, inner_bytes=inner[0], dma=m.dma, index=n,
+                       mlp=m.mlp, segments=self._segments(parts))
+
+    def _parts(self, kd: dict, box: dict) -> list:
+        """``(lines, is_write, operand index)`` of one tile: reads of the inputs and weights
+        whose footprint changed, partial-sum reads of outputs seen before, output writes."""
+        parts = []
+        for i in self.groups["input"] + self.groups["weight"]:
+            key = self._moved(i, kd)
+            if key is not None:
+                parts.append((self._lines(i, key, box), False, i))
+        out_reads, out_writes = [], []
+        for i in self.groups["output"]:
+            key = self._moved(i, kd)
+            if key is None:
+                continue
+            lines = self._lines(i, key, box)
+            if key in self.seen_out[i] or self.m.operands[i].access.mode == "rw":
+                out_reads.append((lines, False, i))
+            self.seen_out[i].add(key)
+            out_writes.append((lines, True, i))
+        return parts + out_reads + out_writes
+
+    def _moved(self, i: int, kd: dict):
+        """Operand ``i``'s tile key when it differs from the previous tile's, else None."""
+        key = tuple(kd[d] for d in self.rel[i])
+        if key == self.last_key[i]:
+            return None
+        self.last_key[i] = key
+        return key
+
+    def _segments(self, parts) -> MemorySegments | None:
+        if not (self.tagged and parts):
+            return None
+        m, costs = self.m, self.costs
+        runs = merge_runs(Run(p[0].size, costs[p[2]][0], costs[p[2]][1],
+                              bool(m.streaming_stores and p[1])) for p in parts)
+        segments = MemorySegments(runs, m.write_ratio, m.write_bps)
+        return None if segments.plain() else segments
+
+    def _lines(self, i, key, box):
+        ck = (i, key)
+        hit = self.cache.get(ck)
+        if hit is not None:
+            return hit
+        m = self.m
+        o = m.operands[i]
+        lines = footprint_lines(o.access, o.shape, box, o.base, o.bits, m.line_bytes)
+        if self.cached + lines.nbytes <= _LINE_CACHE_BYTES:
+            self.cache[ck] = lines
+            self.cached += lines.nbytes
+        return lines
+
+
+def _concat(parts) -> tuple[np.ndarray, np.ndarray]:
+    if not parts:
+        return np.empty(0, np.uint64), np.empty(0, bool)
+    lines = np.concatenate([p[0] for p in parts])
+    writes = np.repeat(np.array([p[1] for p in parts], bool), [p[0].size for p in parts])
+    return lines, writes
