@@ -2,7 +2,8 @@
 
     python benchmarks/peers.py --peers-venv /work/peers-venv [--repeats 1]
         [--networks resnet18 mobilenet_v2] [--tools memsim scalesim zigzag]
-        [--hardware coral-edge-tpu] [--layers N] [--keep DIR]
+        [--hardware coral-edge-tpu] [--cached-hardware raspberry-pi-5|none]
+        [--layers [NET=]N ...] [--keep DIR] [--json PATH]
 
 The peers are never memsim dependencies: they live in a scratch venv named by ``--peers-venv``
 (docs/benchmarks.md, "Peers side by side", says how it was made) whose python runs
@@ -25,8 +26,14 @@ SRAM, a 500 MB/s host link):
   latency, bandwidth and contention in the discrete-event engine, energy, deadline verdict.
 
 Each child's wall time is measured around the process and its peak RSS from ``os.wait4``.
-``--layers N`` limits every tool to the first N array layers (memsim then runs the same
-topology CSV as its network) and prints seconds per layer as well.
+A second memsim row, ``memsim-cached``, runs the same network on ``--cached-hardware`` (default
+the Raspberry Pi 5 preset: 4 cores, line-accurate L1/L2/L3 caches, LPDDR4X with refresh), to
+time memsim when it simulates caches, which neither peer models.
+
+``--layers N`` (or ``NET=N``) limits every tool to the first N array layers of that network
+(memsim then runs the same topology CSV as its network); the table says so and gives seconds
+per layer. SCALE-Sim on all of MobileNetV2 ran > 10 min and > 15 GiB here (its depthwise rows
+split into ~7,000 single-channel layers), so the recorded run limits MobileNetV2.
 """
 
 from __future__ import annotations
@@ -49,10 +56,13 @@ from memsim.workloads.importers.scalesim_export import format_scalesim_csv, scal
 from memsim.workloads.load import load_network
 
 DRIVERS = Path(__file__).resolve().with_name("peers_drivers.py")
-TOOLS = ("memsim", "scalesim", "zigzag")
+TOOLS = ("memsim", "memsim-cached", "scalesim", "zigzag")
 MODELS = {
     "memsim": "tiles through scratchpad residency + host link (latency, bandwidth, contention) "
               "in simpy; systolic compute cycles; energy; deadline verdict",
+    "memsim-cached": "the same network on --cached-hardware: line-accurate multi-level caches "
+                     "(sets, ways, LRU, write-backs), DRAM latency/bandwidth/refresh, contention "
+                     "between cores, energy, deadline verdict",
     "scalesim": "cycle-by-cycle systolic array with double-buffered SRAMs; stall-free compute "
                 "cycles + SRAM/DRAM bandwidth demand (CALC); no DRAM latency, no deadline",
     "zigzag": "analytical per-layer latency/energy for the best loop mapping found (LOMA); "
@@ -181,7 +191,8 @@ def zigzag_mapping(p: dict) -> list[dict]:
              "memory_operand_links": {"O": "O", "W": "I2", "I": "I1"}}]
 
 
-def write_inputs(net: str, hw_path: Path, p: dict, layers: int | None, d: Path) -> dict:
+def write_inputs(net: str, hw_path: Path, cached: Path | None, p: dict, layers: int | None,
+                 d: Path) -> dict:
     """Write every tool's inputs for ``net`` under ``d``; return the paths and layer count."""
     graph = load_network(net, dtype="int8")
     rows, _ = scalesim_rows(graph)
@@ -196,16 +207,19 @@ def write_inputs(net: str, hw_path: Path, p: dict, layers: int | None, d: Path) 
     (d / "accelerator.yaml").write_text(json.dumps(zigzag_accelerator(p), indent=1))
     (d / "mapping.yaml").write_text(json.dumps(zigzag_mapping(p), indent=1))
     network = str(topo) if layers else net
-    (d / f"{net}.scenario.yaml").write_text(SCENARIO.format(net=net, hw=hw_path, network=network))
+    (d / f"{net}.memsim.yaml").write_text(SCENARIO.format(net=net, hw=hw_path, network=network))
+    if cached:
+        (d / f"{net}.memsim-cached.yaml").write_text(
+            SCENARIO.format(net=net, hw=cached, network=network))
     return {"rows": len(rows)}
 
 
 def command(tool: str, net: str, d: Path, peers_python: Path) -> list[str]:
     """The whole-process command line of one (tool, network) run."""
-    if tool == "memsim":
+    if tool.startswith("memsim"):
         exe = Path(sys.executable).with_name("memsim")
         head = [str(exe)] if exe.exists() else [sys.executable, "-m", "memsim"]
-        return head + ["run", str(d / f"{net}.scenario.yaml"), "--json", "--no-save"]
+        return head + ["run", str(d / f"{net}.{tool}.yaml"), "--json", "--no-save"]
     out = tempfile.mkdtemp(prefix=f"{tool}-{net}-", dir=d)
     if tool == "scalesim":
         return [str(peers_python), "-W", "ignore::DeprecationWarning", str(DRIVERS), "scalesim",
@@ -246,7 +260,7 @@ def _drain(proc: subprocess.Popen) -> tuple[str, str]:
 
 def predicted_s(tool: str, res: dict, clock_hz: float) -> float:
     """Each tool's predicted latency of one inference, seconds."""
-    if tool == "memsim":
+    if tool.startswith("memsim"):
         return res["latency_s"]
     if tool == "scalesim":
         return res["total_cycles"] / clock_hz
@@ -255,8 +269,8 @@ def predicted_s(tool: str, res: dict, clock_hz: float) -> float:
 
 def benchmark(args, p: dict, d: Path) -> tuple[dict, dict]:
     """Run every (repeat, network, tool) in interleaved order; samples per (net, tool)."""
-    layers = {net: write_inputs(net, args.hw_path, p, args.layers, d)["rows"]
-              for net in args.networks}
+    layers = {net: write_inputs(net, args.hw_path, args.cached_path, p, args.layers[net],
+                                d)["rows"] for net in args.networks}
     peers_python = Path(args.peers_venv) / "bin" / "python"
     samples: dict = {}
     for rep in range(args.repeats):
@@ -269,31 +283,51 @@ def benchmark(args, p: dict, d: Path) -> tuple[dict, dict]:
     return samples, layers
 
 
+def _median_wall(samples: dict, key) -> float:
+    return statistics.median(w for w, _, _ in samples[key]) if key in samples else float("nan")
+
+
 def report(args, p: dict, samples: dict, layers: dict) -> list[dict]:
-    """Print the table of medians and ratios; return its rows."""
-    scope = f"first {args.layers} array layers" if args.layers else "whole network"
-    print(f"\n{p['name']}: {p['rows']}x{p['cols']} {p['dataflow']} @ {p['clock_hz'] / 1e6:.0f} MHz,"
-          f" {scope}, medians of {args.repeats} run(s), whole process")
-    print(f"{'network':13s} {'tool':8s} {'layers':>6s} {'wall s':>9s} {'s/layer':>8s} "
-          f"{'x memsim':>9s} {'peak MiB':>9s} {'pred. ms':>9s}")
+    """Print the table of medians and ratios (tool wall / memsim wall); return its rows."""
+    print(f"\n{p['name']}: {p['rows']}x{p['cols']} {p['dataflow']} @ {p['clock_hz'] / 1e6:.0f} MHz;"
+          f" medians of {args.repeats} whole-process run(s)")
+    for net, n in args.layers.items():
+        if n:
+            print(f"{net}: FIRST {n} ARRAY LAYERS ONLY (every tool, the same layers)")
+    print(f"{'network':13s} {'tool':13s} {'layers':>6s} {'wall s':>8s} {'s/layer':>8s} "
+          f"{'x memsim':>9s} {'x cached':>9s} {'peak MiB':>9s} {'pred. ms':>9s}")
     rows = []
     for net in args.networks:
-        base = statistics.median(w for w, _, _ in samples.get((net, "memsim"), [(0, 0, 0)]))
+        base = _median_wall(samples, (net, "memsim"))
+        cached = _median_wall(samples, (net, "memsim-cached"))
         for tool in args.tools:
             s = samples[(net, tool)]
-            wall = statistics.median(w for w, _, _ in s)
+            wall = _median_wall(samples, (net, tool))
             rss = max(r for _, r, _ in s)
             pred = predicted_s(tool, s[-1][2], p["clock_hz"])
-            ratio = wall / base if base else float("nan")
             rows.append({"network": net, "tool": tool, "layers": layers[net], "wall_s": wall,
-                         "ratio": ratio, "peak_rss_bytes": rss, "predicted_s": pred,
-                         "result": s[-1][2], "walls_s": [w for w, _, _ in s]})
-            print(f"{net:13s} {tool:8s} {layers[net]:6d} {wall:9.2f} {wall / layers[net]:8.3f} "
-                  f"{ratio:8.1f}x {rss / 2**20:9.0f} {pred * 1e3:9.2f}")
-    print("\nwhat each tool modelled:")
+                         "x_memsim": wall / base, "x_memsim_cached": wall / cached,
+                         "peak_rss_bytes": rss, "predicted_s": pred, "result": s[-1][2],
+                         "walls_s": [w for w, _, _ in s]})
+            print(f"{net:13s} {tool:13s} {layers[net]:6d} {wall:8.2f} {wall / layers[net]:8.3f} "
+                  f"{wall / base:8.1f}x {wall / cached:8.1f}x {rss / 2**20:9.0f} "
+                  f"{pred * 1e3:9.2f}")
+    print("\nwhat each tool modelled (pred. ms: its predicted latency of one inference):")
     for tool in args.tools:
-        print(f"  {tool:8s} {MODELS[tool]}")
+        print(f"  {tool:13s} {MODELS[tool]}")
     return rows
+
+
+def _layer_limits(ap, specs: list[str], networks: list[str]) -> dict[str, int | None]:
+    """``--layers`` entries (``N`` or ``NET=N``) → first-N limit per network (None: whole)."""
+    limits: dict[str, int | None] = dict.fromkeys(networks)
+    for spec in specs:
+        net, _, n = spec.rpartition("=")
+        if not n.isdigit() or int(n) < 1 or (net and net not in limits):
+            ap.error(f"--layers {spec}: expected N or NET=N with NET one of --networks")
+        for key in ([net] if net else networks):
+            limits[key] = int(n)
+    return limits
 
 
 def parse_args(argv):
@@ -304,13 +338,22 @@ def parse_args(argv):
     ap.add_argument("--networks", nargs="+", default=["resnet18", "mobilenet_v2"])
     ap.add_argument("--tools", nargs="+", default=list(TOOLS), choices=TOOLS)
     ap.add_argument("--hardware", default="coral-edge-tpu", help="memsim systolic preset")
-    ap.add_argument("--layers", type=int, default=None, help="first N array layers only")
+    ap.add_argument("--cached-hardware", default="raspberry-pi-5",
+                    help="preset with caches for the memsim-cached row ('none': skip it)")
+    ap.add_argument("--layers", nargs="+", default=[], metavar="[NET=]N",
+                    help="first N array layers only (all networks, or NET=N for one)")
     ap.add_argument("--keep", type=Path, default=None, help="keep the inputs in this directory")
     ap.add_argument("--json", type=Path, default=None, help="also write the table as JSON here")
     args = ap.parse_args(argv)
     if not (Path(args.peers_venv) / "bin" / "python").exists():
         ap.error(f"--peers-venv {args.peers_venv}: no bin/python")
     args.hw_path = preset_path(args.hardware).resolve()
+    args.layers = _layer_limits(ap, args.layers, args.networks)
+    args.cached_path = None
+    if args.cached_hardware != "none":
+        args.cached_path = preset_path(args.cached_hardware).resolve()
+    elif "memsim-cached" in args.tools:
+        args.tools.remove("memsim-cached")
     return args
 
 

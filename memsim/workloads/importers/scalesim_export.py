@@ -27,7 +27,8 @@ from pathlib import Path
 
 from memsim.workloads.ir import Graph, Op
 
-HEADER = "Layer name,IFMAP Height,IFMAP Width,Filter Height,Filter Width,Channels,Num Filter,Strides,"
+HEADER = ("Layer name,IFMAP Height,IFMAP Width,Filter Height,Filter Width,Channels,Num Filter,"
+          "Strides,")
 
 
 def _row_name(op: Op, depthwise: bool) -> str:
