@@ -1,7 +1,7 @@
 """memsim against SCALE-Sim 3.0.0 and ZigZag 3.9.1, whole process, same machine, interleaved.
 
     python benchmarks/peers.py --peers-venv /work/peers-venv [--repeats 1]
-        [--networks resnet18 mobilenet_v2] [--tools memsim scalesim zigzag]
+        [--memsim-repeats 1] [--networks resnet18 mobilenet_v2] [--tools memsim scalesim zigzag]
         [--hardware coral-edge-tpu] [--cached-hardware raspberry-pi-5|none]
         [--layers [NET=]N ...] [--keep DIR] [--json PATH]
 
@@ -18,7 +18,7 @@ SRAM, a 500 MB/s host link):
   compute cycles plus the SRAM/DRAM bandwidth each layer needs), and the layout CSV v3 insists on.
 - ZigZag: the network as ONNX (``onnx_export``, shapes only; ZigZag analyses Conv/Gemm nodes and
   treats the rest as dummies), an accelerator YAML of the same array (spatial unrolling K x C,
-  weight-stationary), a per-PE weight and partial-sum register, the scratchpad (size, bandwidth,
+  weight-stationary; depthwise layers G x FX), a per-PE weight and partial-sum register, the scratchpad (size, bandwidth,
   latency, pJ/B) and the host link (bandwidth in bits per cycle, latency, pJ/B), and LOMA
   temporal-mapping search for minimal latency.
 - memsim: ``memsim run SCENARIO --json --no-save`` on the preset itself: one 30 FPS frame, int8,
@@ -184,11 +184,20 @@ def zigzag_accelerator(p: dict) -> dict:
                               "systolic_dimensions": ["D1", "D2"]}}
 
 
-def zigzag_mapping(p: dict) -> list[dict]:
-    """Weight-stationary spatial mapping: output channels across D1, input channels down D2."""
+def zigzag_mapping(p: dict, depthwise: list[str]) -> list[dict]:
+    """Weight-stationary spatial mapping: output channels across D1, input channels down D2.
+
+    Depthwise layers (C = K = 1 per group) would use one PE that way; as a ZigZag user would,
+    they get their channels (G) across D1 and the filter width down D2. SCALE-Sim and memsim
+    run a depthwise layer channel after channel on R·S rows of one column instead, so ZigZag's
+    depthwise latency is the optimistic one of the three.
+    """
+    links = {"O": "O", "W": "I2", "I": "I1"}
+    dw = [{"name": n, "spatial_mapping": {"D1": [f"G, {p['cols']}"], "D2": [f"FX, {p['rows']}"]},
+           "memory_operand_links": links} for n in depthwise]
     return [{"name": "default",
              "spatial_mapping": {"D1": [f"K, {p['cols']}"], "D2": [f"C, {p['rows']}"]},
-             "memory_operand_links": {"O": "O", "W": "I2", "I": "I1"}}]
+             "memory_operand_links": links}] + dw
 
 
 def write_inputs(net: str, hw_path: Path, cached: Path | None, p: dict, layers: int | None,
@@ -205,7 +214,9 @@ def write_inputs(net: str, hw_path: Path, cached: Path | None, p: dict, layers: 
         graph = load_scalesim_csv(topo, dtype="int8")
     export_onnx(graph, d / f"{net}.onnx")
     (d / "accelerator.yaml").write_text(json.dumps(zigzag_accelerator(p), indent=1))
-    (d / "mapping.yaml").write_text(json.dumps(zigzag_mapping(p), indent=1))
+    depthwise = [op.name for op in graph.ops if op.kind == "conv2d" and op.attrs["groups"] > 1
+                 and op.attrs["groups"] == graph.tensors[op.inputs[0]].shape[1]]
+    (d / f"{net}.mapping.yaml").write_text(json.dumps(zigzag_mapping(p, depthwise), indent=1))
     network = str(topo) if layers else net
     (d / f"{net}.memsim.yaml").write_text(SCENARIO.format(net=net, hw=hw_path, network=network))
     if cached:
@@ -225,7 +236,7 @@ def command(tool: str, net: str, d: Path, peers_python: Path) -> list[str]:
         return [str(peers_python), "-W", "ignore::DeprecationWarning", str(DRIVERS), "scalesim",
                 str(d / f"{net}.cfg"), str(d / f"{net}.csv"), str(d / f"{net}.layout.csv"), out]
     return [str(peers_python), str(DRIVERS), "zigzag", str(d / f"{net}.onnx"),
-            str(d / "accelerator.yaml"), str(d / "mapping.yaml"), out]
+            str(d / "accelerator.yaml"), str(d / f"{net}.mapping.yaml"), out]
 
 
 def run_child(cmd: list[str]) -> tuple[float, int, dict]:
@@ -276,10 +287,11 @@ def benchmark(args, p: dict, d: Path) -> tuple[dict, dict]:
     for rep in range(args.repeats):
         for net in args.networks:
             for tool in args.tools:
-                wall, rss, res = run_child(command(tool, net, d, peers_python))
-                samples.setdefault((net, tool), []).append((wall, rss, res))
-                print(f"  [{rep + 1}/{args.repeats}] {net:13s} {tool:8s} {wall:8.2f} s "
-                      f"{rss / 2**20:7.0f} MiB", flush=True)
+                for _ in range(args.memsim_repeats if tool.startswith("memsim") else 1):
+                    wall, rss, res = run_child(command(tool, net, d, peers_python))
+                    samples.setdefault((net, tool), []).append((wall, rss, res))
+                    print(f"  [{rep + 1}/{args.repeats}] {net:13s} {tool:13s} {wall:8.2f} s "
+                          f"{rss / 2**20:7.0f} MiB", flush=True)
     return samples, layers
 
 
@@ -287,10 +299,15 @@ def _median_wall(samples: dict, key) -> float:
     return statistics.median(w for w, _, _ in samples[key]) if key in samples else float("nan")
 
 
+def _ratio(wall: float, base: float) -> str:
+    return f"{wall / base:8.1f}x" if base == base else f"{'-':>9s}"  # NaN: that row did not run
+
+
 def report(args, p: dict, samples: dict, layers: dict) -> list[dict]:
     """Print the table of medians and ratios (tool wall / memsim wall); return its rows."""
     print(f"\n{p['name']}: {p['rows']}x{p['cols']} {p['dataflow']} @ {p['clock_hz'] / 1e6:.0f} MHz;"
-          f" medians of {args.repeats} whole-process run(s)")
+          f" medians of whole-process runs ({args.repeats} per peer, "
+          f"{args.repeats * args.memsim_repeats} per memsim row), interleaved")
     for net, n in args.layers.items():
         if n:
             print(f"{net}: FIRST {n} ARRAY LAYERS ONLY (every tool, the same layers)")
@@ -310,7 +327,7 @@ def report(args, p: dict, samples: dict, layers: dict) -> list[dict]:
                          "peak_rss_bytes": rss, "predicted_s": pred, "result": s[-1][2],
                          "walls_s": [w for w, _, _ in s]})
             print(f"{net:13s} {tool:13s} {layers[net]:6d} {wall:8.2f} {wall / layers[net]:8.3f} "
-                  f"{wall / base:8.1f}x {wall / cached:8.1f}x {rss / 2**20:9.0f} "
+                  f"{_ratio(wall, base)} {_ratio(wall, cached)} {rss / 2**20:9.0f} "
                   f"{pred * 1e3:9.2f}")
     print("\nwhat each tool modelled (pred. ms: its predicted latency of one inference):")
     for tool in args.tools:
@@ -335,6 +352,8 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--peers-venv", required=True, help="venv with scalesim and zigzag-dse")
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--memsim-repeats", type=int, default=1,
+                    help="memsim runs per network in each repeat (they are cheap)")
     ap.add_argument("--networks", nargs="+", default=["resnet18", "mobilenet_v2"])
     ap.add_argument("--tools", nargs="+", default=list(TOOLS), choices=TOOLS)
     ap.add_argument("--hardware", default="coral-edge-tpu", help="memsim systolic preset")
