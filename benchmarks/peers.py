@@ -18,9 +18,9 @@ SRAM, a 500 MB/s host link):
   compute cycles plus the SRAM/DRAM bandwidth each layer needs), and the layout CSV v3 insists on.
 - ZigZag: the network as ONNX (``onnx_export``, shapes only; ZigZag analyses Conv/Gemm nodes and
   treats the rest as dummies), an accelerator YAML of the same array (spatial unrolling K x C,
-  weight-stationary; depthwise layers G x FX), a per-PE weight and partial-sum register, the scratchpad (size, bandwidth,
-  latency, pJ/B) and the host link (bandwidth in bits per cycle, latency, pJ/B), and LOMA
-  temporal-mapping search for minimal latency.
+  weight-stationary; depthwise layers G x FX), a per-PE weight and partial-sum register, the
+  scratchpad (size, bandwidth, latency, pJ/B) and the host link (bandwidth in bits per cycle,
+  latency, pJ/B), and LOMA temporal-mapping search for minimal latency.
 - memsim: ``memsim run SCENARIO --json --no-save`` on the preset itself: one 30 FPS frame, int8,
   greedy-by-size buffer plan, prefetch depth 1 — scratchpad residency and capacity, host-link
   latency, bandwidth and contention in the discrete-event engine, energy, deadline verdict.
@@ -217,7 +217,7 @@ def write_inputs(net: str, hw_path: Path, cached: Path | None, p: dict, layers: 
     depthwise = [op.name for op in graph.ops if op.kind == "conv2d" and op.attrs["groups"] > 1
                  and op.attrs["groups"] == graph.tensors[op.inputs[0]].shape[1]]
     (d / f"{net}.mapping.yaml").write_text(json.dumps(zigzag_mapping(p, depthwise), indent=1))
-    network = str(topo) if layers else net
+    network = topo.name if layers else net  # relative to the scenario: --keep copies still run
     (d / f"{net}.memsim.yaml").write_text(SCENARIO.format(net=net, hw=hw_path, network=network))
     if cached:
         (d / f"{net}.memsim-cached.yaml").write_text(
@@ -303,6 +303,19 @@ def _ratio(wall: float, base: float) -> str:
     return f"{wall / base:8.1f}x" if base == base else f"{'-':>9s}"  # NaN: that row did not run
 
 
+def _cross_check(args, p: dict, samples: dict) -> None:
+    """Print memsim's stall-free array-layer cycles next to SCALE-Sim's "Total Cycles"."""
+    for net in args.networks:
+        if (net, "memsim") not in samples or (net, "scalesim") not in samples:
+            continue
+        layers = samples[(net, "memsim")][-1][2]["layers"]
+        ours = round(sum(x["compute_s"] for x in layers if x["op"] in ("conv2d", "matmul"))
+                     * p["clock_hz"])
+        theirs = samples[(net, "scalesim")][-1][2]["total_cycles"]
+        verdict = "equal" if ours == theirs else f"differ by {ours - theirs:+,}"
+        print(f"{net}: array-layer compute cycles memsim {ours:,}, SCALE-Sim {theirs:,} ({verdict})")
+
+
 def report(args, p: dict, samples: dict, layers: dict) -> list[dict]:
     """Print the table of medians and ratios (tool wall / memsim wall); return its rows."""
     print(f"\n{p['name']}: {p['rows']}x{p['cols']} {p['dataflow']} @ {p['clock_hz'] / 1e6:.0f} MHz;"
@@ -329,6 +342,7 @@ def report(args, p: dict, samples: dict, layers: dict) -> list[dict]:
             print(f"{net:13s} {tool:13s} {layers[net]:6d} {wall:8.2f} {wall / layers[net]:8.3f} "
                   f"{_ratio(wall, base)} {_ratio(wall, cached)} {rss / 2**20:9.0f} "
                   f"{pred * 1e3:9.2f}")
+    _cross_check(args, p, samples)
     print("\nwhat each tool modelled (pred. ms: its predicted latency of one inference):")
     for tool in args.tools:
         print(f"  {tool:13s} {MODELS[tool]}")
