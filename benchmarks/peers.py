@@ -124,7 +124,8 @@ def array_params(hw) -> dict:
     """The figures every tool is configured with, from one memsim systolic preset."""
     comp, mem = hw.compute, hw.memory
     if comp.kind != "systolic" or len(mem.levels) != 1 or mem.levels[0].kind != "scratchpad":
-        raise SystemExit(f"{hw.name}: peers.py needs a systolic preset over one scratchpad")
+        print(f"{hw.name}: peers.py needs a systolic preset over one scratchpad", file=sys.stderr)
+        raise SystemExit(2)
     sram, dram, clock = mem.levels[0], mem.dram, comp.clock_hz
     access = hw.energy.access_pj_per_byte if hw.energy else {}
     return {
