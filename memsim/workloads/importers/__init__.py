@@ -1,2 +1,3 @@
 """Importers: ONNX (``onnx_import``), SCALE-Sim topology CSV (``scalesim``), YAML layer list
-(``layerlist``); the ONNX exporter lives in ``onnx_export``."""
+(``layerlist``); the exporters live in ``onnx_export`` (ONNX) and ``scalesim_export`` (SCALE-Sim
+topology CSV)."""
