@@ -5,7 +5,8 @@
 OTHER_KERNEL.py is another copy of ``memsim/cache/kernel.py`` (e.g. ``git show REV:memsim/cache/
 kernel.py > /tmp/k.py``). Both run engine-sized calls (256 lines) over benchmarks/cache.py's
 traces (scale 0.5), 1 and 3 levels, default and pycachesim modes; counters and final state must
-be identical; prints M accesses/s, best of 5 (medians in brackets), and old/new time ratio.
+be identical; prints M accesses/s of this tree's kernel and the other, best of 5 (medians in
+brackets), and the other's time over this one's.
 Used for issue 18: a split of ``batch`` into inline helpers (commit "Cache kernel: batch split
 into inline helpers") against the single function.
 """
@@ -31,7 +32,7 @@ for name, (lines, writes) in tr.items():
             w = writes.view(np.uint8)
             tn, to = [], []
             for rep in range(5):
-                for which, fn, ts in (("new", kn, tn), ("old", ko, to)):
+                for which, fn, ts in (("this", kn, tn), ("other", ko, to)):
                     st = st0.copy(); out = np.zeros(h._out_shape, np.int64)
                     t0 = time.perf_counter()
                     for s in range(0, lines.size, 256):  # engine-sized calls
@@ -40,6 +41,6 @@ for name, (lines, writes) in tr.items():
                         out += o
                     ts.append(time.perf_counter() - t0)
                     res[which] = (out.copy(), st.copy())
-            assert (res["new"][0] == res["old"][0]).all() and (res["new"][1] == res["old"][1]).all()
+            assert (res["this"][0] == res["other"][0]).all() and (res["this"][1] == res["other"][1]).all()
             n = lines.size
-            print(f"{name:8s} L{nlev} {compat:10s} key {keyn}: new {n/min(tn)/1e6:6.1f} M/s  old {n/min(to)/1e6:6.1f} M/s  ratio {min(to)/min(tn):.3f}  (medians {n/np.median(tn)/1e6:.1f} / {n/np.median(to)/1e6:.1f})")
+            print(f"{name:8s} L{nlev} {compat:10s} key {keyn}: this {n/min(tn)/1e6:6.1f} M/s  other {n/min(to)/1e6:6.1f} M/s  other/this time {min(to)/min(tn):.3f}  (medians {n/np.median(tn)/1e6:.1f} / {n/np.median(to)/1e6:.1f})")

@@ -383,129 +383,6 @@ def _run_stack(mode, st, ch, nlev, out, sp):
 
 
 # --------------------------------------------------------------------------- batches
-@njit(cache=True, inline="always")
-def _touch0(st, sw0, pol0, ways0, rmask0, h, clock0):
-    """Recency update of a level-0 hit on way ``h``; returns level 0's LRU clock."""
-    if pol0 == POL_LRU_MAT:
-        st[sw0] = _mat_touched(st[sw0], rmask0, h)
-    elif pol0 == POL_LRU_PERM:
-        st[sw0] = _perm_touched(st[sw0], h)
-    elif pol0 == POL_LRU:
-        clock0 += 1
-        st[sw0 + 1 + ways0 + h] = clock0
-    elif pol0 == POL_PLRU:
-        st[sw0] = _plru_touched(st[sw0], ways0, h)
-    return clock0
-
-
-@njit(cache=True, inline="always")
-def _walk_down(st, ch, nlev, out, x):
-    """A level-0 miss looks the line up in levels 1.. (each sees a load); returns the level
-    that served it (``nlev`` = memory)."""
-    for lv in range(1, nlev):
-        hd = XH + st[ch + lv] * HC
-        ways = st[hd + H_WAYS]
-        sw = _set_word(st, hd, x)
-        out[lv, C_LOADS] += 1
-        hh = _lookup(st, sw, ways, x)
-        if hh >= 0:
-            out[lv, C_HITS] += 1
-            _hit_touch(st, hd, st[hd + H_POL], sw, ways, hh)
-            return lv
-        out[lv, C_MISSES] += 1
-    return nlev
-
-
-@njit(cache=True, inline="always")
-def _write_back(mode, st, ch, nlev, out, nx, ol):
-    """A dirty victim's line ``ol`` stored into level ``nx`` (< nlev): a hit is handled here,
-    a miss (rare: allocation, maybe further write-backs) goes through the work stack."""
-    pyc = mode == MODE_PYCACHESIM
-    hd2 = XH + st[ch + nx] * HC
-    ways2 = st[hd2 + H_WAYS]
-    sw2 = _set_word(st, hd2, ol)
-    h2 = _lookup(st, sw2, ways2, ol)
-    if h2 >= 0:
-        out[nx, C_STORES] += 1
-        st[sw2 + 1 + h2] |= 1
-        if not pyc:
-            out[nx, C_HITS] += 1
-            _hit_touch(st, hd2, st[hd2 + H_POL], sw2, ways2, h2)
-        return
-    sk = st[X_STACK]
-    st[sk] = OP_ACCESS
-    st[sk + 1] = nx
-    st[sk + 2] = ol
-    st[sk + 3] = F_WRITE | F_WB
-    _run_stack(mode, st, ch, nlev, out, 1)  # never touches level 0
-
-
-@njit(cache=True, inline="always")
-def _fill_up(mode, st, ch, nlev, out, x, wbit, d, h0, ways0, pol0, sw0, clock0):
-    """Fill ``x`` into every level above ``d`` (deepest first); dirty victims are written to
-    the next level. Returns (level-0 tag index, clock0, level-0 evictions, level-0
-    write-backs, memory stores); deeper levels' counters go to ``out``."""
-    pyc = mode == MODE_PYCACHESIM
-    ti = evict0 = wb0 = mem_stores = 0
-    for lv in range(d - 1, -1, -1):
-        if lv == 0:
-            hd, ways, pol, sw, tag = h0, ways0, pol0, sw0, (x << 1) | wbit
-        else:
-            hd = XH + st[ch + lv] * HC
-            ways = st[hd + H_WAYS]
-            pol = st[hd + H_POL]
-            sw = _set_word(st, hd, x)
-            tag = x << 1
-        v = _victim(st, hd, pol, sw, ways)
-        ti = sw + 1 + v
-        old = st[ti]
-        st[ti] = tag
-        if lv == 0 and pol == POL_LRU:
-            clock0 += 1
-            st[ti + ways] = clock0
-        else:
-            _fill_touch(st, hd, pol, sw, ways, v)
-        if old < 0:
-            continue
-        dirty = (old & 1) != 0
-        if lv == 0:
-            if dirty or not pyc:
-                evict0 += 1
-            if dirty:
-                wb0 += 1
-        else:
-            if dirty or not pyc:
-                out[lv, C_EVICT] += 1
-            if dirty:
-                out[lv, C_WB] += 1
-        if not dirty:
-            continue
-        if lv + 1 == nlev:
-            mem_stores += 1
-        else:
-            _write_back(mode, st, ch, nlev, out, lv + 1, old >> 1)
-    return ti, clock0, evict0, wb0, mem_stores
-
-
-@njit(cache=True, inline="always")
-def _finish_batch(st, out, nlev, n, level0, mem_loads, mem_stores):
-    """Add level 0's register-held counters (``level0`` = loads-not-counted tuple, see the
-    caller) and memory's to ``out``, then ``out`` to the cumulative counters in ``st``."""
-    nw, unc_r, unc_w, wl0, hits0, misses0, evict0, wb0 = level0
-    out[0, C_LOADS] += n - nw - unc_r + wl0
-    out[0, C_STORES] += nw - unc_w
-    out[0, C_HITS] += hits0
-    out[0, C_MISSES] += misses0
-    out[0, C_EVICT] += evict0
-    out[0, C_WB] += wb0
-    out[nlev, C_LOADS] += mem_loads
-    out[nlev, C_STORES] += mem_stores
-    s0 = st[X_STATS]
-    for r in range(nlev + 1):  # cumulative counters
-        for k in range(N_COUNTERS):
-            st[s0 + r * N_COUNTERS + k] += out[r, k]
-
-
 def _make_batch(P0, W0, NL):
     """The batch kernel compiled for level 0's policy ``P0`` (internal code; -1 = read from
     the state), ways ``W0`` (0 = from the state) and ``NL`` levels (0 = from the state):
@@ -513,10 +390,14 @@ def _make_batch(P0, W0, NL):
     loop (≈ 1.3–1.5× on one level). Each variant is cached on disk by numba (closure constants
     are part of its cache key) but costs a few seconds to compile the first time.
 
-    Level 0's geometry and counters stay local variables for the whole batch; the recency
-    update, the walk down, the fill back up and the write-backs are ``inline="always"``
-    helpers, so the compiled loop is the same as one long function (measured: the split
-    kernel runs within noise of the former single function, docs/benchmarks.md)."""
+    ``batch`` is one long function on purpose: level 0's geometry and its six counters live in
+    local variables (registers) for the whole batch, and the miss path updates several of them
+    at once. Measured (``benchmarks/kernel_ab.py`` against commit ee7d4d6, which splits it into
+    ``inline="always"`` helpers returning the counters as tuples): the split runs miss-heavy
+    traces 1.5-2.8x slower — 3 levels, 256-line calls, two interleaved runs on a shared
+    machine: strided 23-27 vs 9.5-10.3 M accesses/s, stream 54-68 vs 37-41 — and hit-heavy
+    ones within noise. The rare paths are out of line
+    (``_run_stack``, the ``_*_touch`` helpers)."""
 
     @njit(cache=True)
     def batch(mode, core, lines, writes, out, st):
@@ -529,10 +410,10 @@ def _make_batch(P0, W0, NL):
         loads/stores (pycachesim counts calls, not lines, at the first level).
 
         The common path (lookups down to the serving level, fills back up, a write-back that hits
-        the next level) is inline; write-backs that miss the next level go through the work
-        stack (``_run_stack``). A line equal to the previous one at level 0 is a hit on the most
-        recently touched way: replacement state is already up to date, so only the counters
-        (and the dirty bit) change.
+        the next level) is inline with level 0's geometry and counters in registers; write-backs
+        that miss the next level go through the work stack (``_run_stack``). A line equal to the
+        previous one at level 0 is a hit on the most recently touched way: replacement state is
+        already up to date, so only the counters (and the dirty bit) change.
         """
         nlev = NL if NL > 0 else st[X_NLEV]
         ch = st[X_CHAIN] + core * nlev
@@ -541,8 +422,10 @@ def _make_batch(P0, W0, NL):
         pyc = mode == MODE_PYCACHESIM
         h0 = XH + st[ch] * HC
         ways0 = W0 if W0 > 0 else st[h0 + H_WAYS]
-        sets0, mask0 = st[h0 + H_SETS], st[h0 + H_MASK]
-        base0, stride0 = st[h0 + H_BASE], st[h0 + H_STRIDE]
+        sets0 = st[h0 + H_SETS]
+        mask0 = st[h0 + H_MASK]
+        base0 = st[h0 + H_BASE]
+        stride0 = st[h0 + H_STRIDE]
         pol0 = P0 if P0 >= 0 else st[h0 + H_POL]
         rmask0 = st[h0 + H_LMASK]
         nw = unc_r = unc_w = wl0 = hits0 = misses0 = evict0 = wb0 = mem_loads = mem_stores = 0
@@ -574,27 +457,112 @@ def _make_batch(P0, W0, NL):
                     if pyc:
                         continue  # pycachesim: a store hit is not a hit and keeps recency
                 hits0 += 1
-                clock0 = _touch0(st, sw0, pol0, ways0, rmask0, h, clock0)
+                if pol0 == POL_LRU_MAT:
+                    st[sw0] = _mat_touched(st[sw0], rmask0, h)
+                elif pol0 == POL_LRU_PERM:
+                    st[sw0] = _perm_touched(st[sw0], h)
+                elif pol0 == POL_LRU:
+                    clock0 += 1
+                    st[sw0 + 1 + ways0 + h] = clock0
+                elif pol0 == POL_PLRU:
+                    st[sw0] = _plru_touched(st[sw0], ways0, h)
                 last_x = x
                 last_t = sw0 + 1 + h
                 continue
             misses0 += 1
             if wbit and pyc:
                 wl0 += 1  # pycachesim's write-allocate load
-            d = _walk_down(st, ch, nlev, out, x)
+            # walk down: deeper levels see a load of the line
+            d = nlev
+            for lv in range(1, nlev):
+                hd = XH + st[ch + lv] * HC
+                ways = st[hd + H_WAYS]
+                sw = _set_word(st, hd, x)
+                out[lv, C_LOADS] += 1
+                hh = _lookup(st, sw, ways, x)
+                if hh >= 0:
+                    d = lv
+                    out[lv, C_HITS] += 1
+                    _hit_touch(st, hd, st[hd + H_POL], sw, ways, hh)
+                    break
+                out[lv, C_MISSES] += 1
             if d == nlev:
                 mem_loads += 1
-            ti, clock0, ev, wb, ms = _fill_up(mode, st, ch, nlev, out, x, wbit, d, h0, ways0,
-                                              pol0, sw0, clock0)
-            evict0 += ev
-            wb0 += wb
-            mem_stores += ms
+            # fill back up every level passed; dirty victims are written to the next level
+            ti = 0
+            for lv in range(d - 1, -1, -1):
+                if lv == 0:
+                    hd, ways, pol, sw, tag = h0, ways0, pol0, sw0, (x << 1) | wbit
+                else:
+                    hd = XH + st[ch + lv] * HC
+                    ways = st[hd + H_WAYS]
+                    pol = st[hd + H_POL]
+                    sw = _set_word(st, hd, x)
+                    tag = x << 1
+                v = _victim(st, hd, pol, sw, ways)
+                ti = sw + 1 + v
+                old = st[ti]
+                st[ti] = tag
+                if lv == 0 and pol == POL_LRU:
+                    clock0 += 1
+                    st[ti + ways] = clock0
+                else:
+                    _fill_touch(st, hd, pol, sw, ways, v)
+                if old < 0:
+                    continue
+                dirty = (old & 1) != 0
+                if lv == 0:
+                    if dirty or not pyc:
+                        evict0 += 1
+                    if dirty:
+                        wb0 += 1
+                else:
+                    if dirty or not pyc:
+                        out[lv, C_EVICT] += 1
+                    if dirty:
+                        out[lv, C_WB] += 1
+                if not dirty:
+                    continue
+                nx = lv + 1
+                if nx == nlev:
+                    mem_stores += 1
+                    continue
+                # the write-back hitting the next level is handled inline; a miss there (rare:
+                # allocation, maybe further write-backs) goes through the work stack
+                ol = old >> 1
+                hd2 = XH + st[ch + nx] * HC
+                ways2 = st[hd2 + H_WAYS]
+                sw2 = _set_word(st, hd2, ol)
+                h2 = _lookup(st, sw2, ways2, ol)
+                if h2 >= 0:
+                    out[nx, C_STORES] += 1
+                    st[sw2 + 1 + h2] |= 1
+                    if not pyc:
+                        out[nx, C_HITS] += 1
+                        _hit_touch(st, hd2, st[hd2 + H_POL], sw2, ways2, h2)
+                    continue
+                sk = st[X_STACK]
+                st[sk] = OP_ACCESS
+                st[sk + 1] = nx
+                st[sk + 2] = ol
+                st[sk + 3] = F_WRITE | F_WB
+                _run_stack(mode, st, ch, nlev, out, 1)  # never touches level 0
             last_x = x
             last_t = ti
         if pol0 == POL_LRU:
             st[h0 + H_CLOCK] = clock0
-        _finish_batch(st, out, nlev, n, (nw, unc_r, unc_w, wl0, hits0, misses0, evict0, wb0),
-                      mem_loads, mem_stores)
+        out[0, C_LOADS] += n - nw - unc_r + wl0
+        out[0, C_STORES] += nw - unc_w
+        out[0, C_HITS] += hits0
+        out[0, C_MISSES] += misses0
+        out[0, C_EVICT] += evict0
+        out[0, C_WB] += wb0
+        out[nlev, C_LOADS] += mem_loads
+        out[nlev, C_STORES] += mem_stores
+        s0 = st[X_STATS]
+        for r in range(nlev + 1):  # cumulative counters
+            for k in range(N_COUNTERS):
+                st[s0 + r * N_COUNTERS + k] += out[r, k]
 
     return batch
 
