@@ -220,6 +220,26 @@ def test_every_complete_lane_is_exact_alone(bufs, spec):
                             lanes=lane)[0] == search.EXHAUSTED
 
 
+@settings(max_examples=40, deadline=None)
+@given(instances.filter(lambda b: len(b) <= 6), st.sampled_from(["TWA", "Q", "Z"]),
+       st.sampled_from([search.TIGHT_FEWEST, search.TIGHT_LEFTMOST]))
+def test_zero_slack_branching_is_exact(bufs, spec, tight):
+    """Branching on the covers of a zero-slack section (``_infer._tight_section``) loses no
+    plan and fakes no proof: at the optimum (where some sections are tight when it equals the
+    bound) it finds a plan, one byte below it proves there is none."""
+    import time
+
+    lane = (search.Lane((spec,), tight=tight),)
+    opt = exact_optimum(bufs)
+    s, a, b = as_arrays(bufs)
+    status, offs = search.solve(s, a, b, opt, time.perf_counter() + 30, lanes=lane)
+    assert status == search.FOUND
+    validate(bufs, {bb.id: int(o) for bb, o in zip(bufs, offs)})
+    if opt > 0:
+        assert search.solve(s, a, b, opt - 1, time.perf_counter() + 30,
+                            lanes=lane)[0] == search.EXHAUSTED
+
+
 # Instances whose optimum is above the lower bound, so that "nothing fits below the optimum"
 # needs a real search (splits, components, restarts) rather than the root's bound: random
 # instances almost never have that gap. (sizes, starts, ends, optimum, lower bound); found in
@@ -248,7 +268,12 @@ GAP_SETTINGS = {"portfolio": {}, "TWA": {"lanes": (search.Lane(("TWA",)),)},
                 "TAW": {"lanes": (search.Lane(("TAW",)),)},
                 "WAT": {"lanes": (search.Lane(("WAT",)),)},
                 "restarts": {"lanes": (search.Lane(search.LANES[-1].specs, restarts=True),),
-                             "unit_nodes": 2, "comp_unit": 1}}
+                             "unit_nodes": 2, "comp_unit": 1},
+                "TAW-tight-fewest": {"lanes": (search.Lane(("TAW",), tight=1),)},
+                "TWA-tight-leftmost": {"lanes": (search.Lane(("TWA",), tight=2),)},
+                "restarts-tight": {"lanes": (search.Lane(search.LANES[-1].specs, restarts=True,
+                                                         tight=2),),
+                                   "unit_nodes": 2, "comp_unit": 1}}
 
 
 @pytest.mark.parametrize("setting", list(GAP_SETTINGS))

@@ -20,7 +20,7 @@ from memsim.engine.collect import build_result
 from memsim.engine.feasibility import check_feasible
 from memsim.engine.links import start_refresh
 from memsim.engine.pipeline import LayerPlan, Runner
-from memsim.engine.residency import host_io, resident_ranges
+from memsim.engine.residency import activation_capacity, host_io, resident_ranges
 from memsim.engine.system import System
 from memsim.engine.traffic import background_process
 
@@ -116,7 +116,8 @@ def prepare_stream(stream, hw, strategies, seed: int):
     hook = tensor_bytes_hook(strategies)
     plan = plan_graph(graph, algorithm=strategies.reuse.planner,
                       alignment=strategies.reuse.alignment_bytes, tensor_bytes=hook,
-                      inplace=strategies.reuse.inplace, seed=seed)
+                      inplace=strategies.reuse.inplace, seed=seed,
+                      capacity=activation_capacity(hw))
     mappings = map_graph(graph, hw, plan, strategies)
     return graph, plan, mappings
 

@@ -30,7 +30,8 @@ from memsim.planning._bnb import (BUDGET, EXHAUSTED, FOUND, INCOMPLETE, KEY_A, K
                                   KEY_S, KEY_T, KEY_W, KEY_Z, SearchState, _adjacency, _luby)
 from memsim.planning.buffers import sections
 
-__all__ = ["BUDGET", "EXHAUSTED", "FOUND", "LANES", "Lane", "components", "luby", "node_cost",
+__all__ = ["BUDGET", "EXHAUSTED", "FOUND", "LANES", "Lane", "TIGHT_FEWEST", "TIGHT_LEFTMOST",
+           "TIGHT_OFF", "components", "luby", "node_cost",
            "sections", "solve"]
 
 _CODES = {"T": KEY_T, "W": KEY_W, "A": KEY_A, "Z": KEY_Z, "L": KEY_L, "Q": KEY_Q, "S": KEY_S}
@@ -43,13 +44,24 @@ class Lane(NamedTuple):
 
     specs: tuple[str, ...]
     restarts: bool = False
+    tight: int = 0
 
+
+#: ``Lane.tight``: how a lane branches where a section has no slack at the lowest point (see
+#: ``_infer._tight_section``): not at all (MiniMalloc's branching), on the covers of the tight
+#: section with the fewest of them, or of the leftmost (earliest) tight section.
+TIGHT_OFF, TIGHT_FEWEST, TIGHT_LEFTMOST = 0, 1, 2
 
 #: The portfolio. MiniMalloc's three default orders as complete lanes (its solver.h lists
 #: "WAT", "TAW", "TWA"), plus a restarting lane over the seven orders session 1 tuned on A-K
 #: (peak-sections-size first; ``Q`` = size x sections, ``S`` = earliest start), which finds
-#: the tighter plans below 1 MiB on D.
+#: the tighter plans below 1 MiB on D (last); and three complete lanes that branch on the covers of
+#: zero-slack sections, for instances packed without any waste (the planted instances of
+#: ``planted.py``): on those no lane of the first four fits 500 buffers in 30 s, while these
+#: fit each in seconds; on MiniMalloc's K (bound = 1 MiB) they are slower than the first four.
 LANES = (Lane(("TWA",)), Lane(("TAW",)), Lane(("WAT",)),
+         Lane(("TAW",), tight=TIGHT_FEWEST), Lane(("Q",), tight=TIGHT_FEWEST),
+         Lane(("TWA",), tight=TIGHT_LEFTMOST),
          Lane(("TLZ", "Q", "LQT", "TZ", "LZ", "ZL", "SZ"), restarts=True))
 
 
@@ -153,11 +165,11 @@ class _LaneRun:
             if self.lane.restarts:
                 self.state = SearchState(s, lo, hi, m, ptr, adj, self.capacity, kval, self.specs,
                                          variant=k, comp_unit=self.comp_unit, noise=0.3,
-                                         salt=self.salt)
+                                         salt=self.salt, tight=self.lane.tight)
                 self.left = float(self.unit_nodes * luby(k + 1))
             else:
                 self.state = SearchState(s, lo, hi, m, ptr, adj, self.capacity, kval,
-                                         self.specs[:1])
+                                         self.specs[:1], tight=self.lane.tight)
                 self.left = float("inf")
             self.attempt = k + 1
         return self.state
