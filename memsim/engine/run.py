@@ -117,7 +117,7 @@ def prepare_stream(stream, hw, strategies, seed: int):
     plan = plan_graph(graph, algorithm=strategies.reuse.planner,
                       alignment=strategies.reuse.alignment_bytes, tensor_bytes=hook,
                       inplace=strategies.reuse.inplace, seed=seed,
-                      capacity=activation_capacity(hw))
+                      capacity=activation_capacity(hw), spill=strategies.reuse.spill)
     mappings = map_graph(graph, hw, plan, strategies)
     return graph, plan, mappings
 

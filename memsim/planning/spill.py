@@ -46,8 +46,9 @@ class SpillPlan(NamedTuple):
 
 def spill_traffic(graph, members: dict, buffers: Sequence[Buffer]) -> dict:
     """Extra DRAM bytes per buffer if it spills: its size times the ops that write it plus the
-    ops that read it (each op counted once per buffer; a graph input is written by the host,
-    not by an op, so only its reads count)."""
+    ops that read it (each op counted once per buffer), less one copy for a graph input or
+    output: kept on chip it is copied in from (out to) the host memory once per run anyway
+    (``engine.residency.host_io``), spilled it is read (written) there directly."""
     writes: dict = {}
     reads: dict = {}
     for op in graph.ops:
@@ -57,7 +58,9 @@ def spill_traffic(graph, members: dict, buffers: Sequence[Buffer]) -> dict:
         for name in dict.fromkeys(op.outputs):
             if name in members:
                 writes[members[name]] = writes.get(members[name], 0) + 1
-    return {b.id: int(b.size) * (writes.get(b.id, 0) + reads.get(b.id, 0)) for b in buffers}
+    io = {members[t] for t in (*graph.inputs, *graph.outputs) if t in members}
+    return {b.id: int(b.size) * max(0, writes.get(b.id, 0) + reads.get(b.id, 0) - (b.id in io))
+            for b in buffers}
 
 
 def choose_spills(buffers: Sequence[Buffer], cost: dict, capacity: int,
