@@ -5,8 +5,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from memsim.planning import Buffer, plan_graph, validate
+from memsim.planning import Buffer, lower_bound, plan_graph, validate
+from memsim.planning.buffers import as_arrays
 from memsim.planning.spill import choose_spills, plan_within, spill_traffic
 
 
@@ -75,3 +78,25 @@ def test_plan_graph_within_capacity_lays_spills_above_the_onchip_part():
     least, largest = runs["least-traffic"], runs["largest-first"]
     assert least.spill_traffic_bytes < largest.spill_traffic_bytes
     assert plan_graph(g, "greedy-by-size", capacity=4 << 20).spilled == ()  # fits: no spill
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 40), st.integers(0, 10), st.integers(1, 5),
+                          st.integers(0, 100)), min_size=1, max_size=12),
+       st.integers(0, 80), st.sampled_from(["least-traffic", "largest-first"]),
+       st.sampled_from(["greedy-by-size", "best"]))
+def test_plans_within_any_capacity_are_valid(rows, capacity, chooser, algorithm):
+    """Whatever the buffers and the capacity (even 0), the kept buffers plan within it, the
+    choice alone already keeps every step within it, and the traffic adds up."""
+    bufs = [Buffer(i, s, a, a + d) for i, (s, a, d, _) in enumerate(rows)]
+    cost = {i: c for i, (_, _, _, c) in enumerate(rows)}
+    chosen = choose_spills(bufs, cost, capacity, chooser)
+    kept = [b for b in bufs if b.id not in chosen]
+    if kept:
+        s, a, b = as_arrays(kept)
+        assert lower_bound(s, a, b) <= capacity
+    sp = plan_within(bufs, cost, capacity, chooser, algorithm, time_limit_s=2)
+    assert chosen <= set(sp.spilled)
+    validate([b for b in bufs if b.id not in sp.spilled], sp.plan)
+    assert sp.plan.arena_bytes <= capacity
+    assert sp.traffic_bytes == sum(cost[i] for i in sp.spilled)

@@ -62,7 +62,7 @@ TIGHT_OFF, TIGHT_FEWEST, TIGHT_LEFTMOST = 0, 1, 2
 LANES = (Lane(("TWA",)), Lane(("TAW",)), Lane(("WAT",)),
          Lane(("TAW",), tight=TIGHT_FEWEST), Lane(("Q",), tight=TIGHT_FEWEST),
          Lane(("TWA",), tight=TIGHT_LEFTMOST),
-         Lane(("TLZ", "Q", "LQT", "TZ", "LZ", "ZL", "SZ"), restarts=True))
+         Lane(("TLZ", "Q", "LQT", "TZ", "LZ", "ZL", "SZ"), restarts=True, tight=TIGHT_FEWEST))
 
 
 def luby(i: int) -> int:
