@@ -19,17 +19,44 @@ memory:
 """
 
 
-def _run(tmp_path, size, spill="least-traffic"):
+CHAIN = """name: chain
+inputs: {x: [1, 16, 32, 32]}
+layers:
+  - {name: c1, op: conv2d, out_channels: 16, kernel: 1}
+  - {name: c2, op: conv2d, out_channels: 16, kernel: 1}
+  - {name: c3, op: conv2d, out_channels: 16, kernel: 1}
+"""
+CSV = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+       "Num Filter, Strides,\nc1,32,32,1,1,16,16,1,\nc2,32,32,1,1,16,16,1,\n"
+       "c3,32,32,1,1,16,16,1,\n")
+
+
+def _run(tmp_path, size, spill="least-traffic", network="net.csv"):
     (tmp_path / f"hw{size}.yaml").write_text(HW.format(size=size))
-    (tmp_path / "net.csv").write_text(
-        "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
-        "Num Filter, Strides,\nc1,32,32,1,1,16,16,1,\nc2,32,32,1,1,16,16,1,\n"
-        "c3,32,32,1,1,16,16,1,\n")
+    (tmp_path / "net.csv").write_text(CSV)
+    (tmp_path / "chain.yaml").write_text(CHAIN)
     path = tmp_path / f"s{size}{spill}.yaml"
-    path.write_text(f"name: t\nhardware: hw{size}.yaml\nstreams:\n  - {{network: net.csv, "
+    path.write_text(f"name: t\nhardware: hw{size}.yaml\nstreams:\n  - {{network: {network}, "
                     f"dtype: int8}}\nstrategies:\n  reuse: {{spill: {spill}}}\nseed: 0\n")
     result = memsim.simulate(path)
     return int(result.layers["dram_bytes"].sum()), load_scenario(path)
+
+
+@pytest.mark.parametrize("spill,expected", [("least-traffic", 32768), ("largest-first", 65536)])
+def test_spilled_chain_activations_cost_a_write_and_a_read(tmp_path, spill, expected):
+    """x -> c1 -> c2 -> c3, three 1x1 convs over 32x32x16 int8 (16 KiB per tensor), on a
+    24 KiB scratchpad: every step's 32 KiB live set needs 8 KiB spilled. Least traffic spills
+    x and c3 (read / written in host memory directly instead of copied: free) and one of c1,
+    c2 (written once, read once: 32 KiB); largest first spills c1 and c2 (64 KiB). The engine
+    charges exactly that over the run with everything resident (1 MiB)."""
+    from memsim.engine.run import prepare_stream
+
+    big, _ = _run(tmp_path, "1 MiB", spill, "chain.yaml")
+    small, scenario = _run(tmp_path, "24 KiB", spill, "chain.yaml")
+    _, plan, _ = prepare_stream(scenario.streams[0], scenario.hardware, scenario.strategies, 0)
+    assert plan.spill_traffic_bytes == expected
+    assert big == 2 * 16384  # x copied in, c3 copied out; the weights stay resident
+    assert small - big == expected
 
 
 @pytest.mark.parametrize("spill", ["least-traffic", "largest-first"])
