@@ -9,6 +9,7 @@ group is searched by *lanes* advanced in turn, a slice of nodes at a time:
   single depth-first search that is never restarted; being suspendable (the kernel's state is
   all arrays) they need no iterative deepening, and a lane that finishes its tree proves the
   capacity infeasible;
+* three complete lanes that branch on the covers of zero-slack sections (``Lane.tight``);
 * one restarting lane for heavy-tailed runs: Luby-scheduled restarts (Luby, Sinclair &
   Zuckerman 1993) over every spec, then seeded perturbations of them, with components split off
   inside the tree restarting on their own Luby schedule.
@@ -38,9 +39,9 @@ _CODES = {"T": KEY_T, "W": KEY_W, "A": KEY_A, "Z": KEY_Z, "L": KEY_L, "Q": KEY_Q
 
 
 class Lane(NamedTuple):
-    """One lane of the portfolio: the priority specs it uses (strings of key letters) and
+    """One lane of the portfolio: the priority specs it uses (strings of key letters),
     whether it restarts (Luby schedule, perturbed orders, component restarts) or runs one
-    complete search with its first spec."""
+    complete search with its first spec, and its zero-slack branching (``TIGHT_*``)."""
 
     specs: tuple[str, ...]
     restarts: bool = False
@@ -53,12 +54,12 @@ class Lane(NamedTuple):
 TIGHT_OFF, TIGHT_FEWEST, TIGHT_LEFTMOST = 0, 1, 2
 
 #: The portfolio. MiniMalloc's three default orders as complete lanes (its solver.h lists
-#: "WAT", "TAW", "TWA"), plus a restarting lane over the seven orders session 1 tuned on A-K
-#: (peak-sections-size first; ``Q`` = size x sections, ``S`` = earliest start), which finds
-#: the tighter plans below 1 MiB on D (last); and three complete lanes that branch on the covers of
-#: zero-slack sections, for instances packed without any waste (the planted instances of
-#: ``planted.py``): on those no lane of the first four fits 500 buffers in 30 s, while these
-#: fit each in seconds; on MiniMalloc's K (bound = 1 MiB) they are slower than the first four.
+#: "WAT", "TAW", "TWA"); three complete lanes that branch on the covers of zero-slack sections,
+#: for instances packed without waste (``planted.py``: no MiniMalloc order alone fits
+#: guillotine 500/0 in 5 s, these fit it in under a second; on MiniMalloc's K, bound = 1 MiB,
+#: they are slower than the first three); and last a restarting lane over the seven orders
+#: session 1 tuned on A-K (peak-sections-size first; ``Q`` = size x sections, ``S`` = earliest
+#: start), which finds the tighter plans below 1 MiB on D, with zero-slack branching as well.
 LANES = (Lane(("TWA",)), Lane(("TAW",)), Lane(("WAT",)),
          Lane(("TAW",), tight=TIGHT_FEWEST), Lane(("Q",), tight=TIGHT_FEWEST),
          Lane(("TWA",), tight=TIGHT_LEFTMOST),
