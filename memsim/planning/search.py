@@ -59,11 +59,11 @@ TIGHT_OFF, TIGHT_FEWEST, TIGHT_LEFTMOST = 0, 1, 2
 #: guillotine 500/0 in 5 s, these fit it in under a second; on MiniMalloc's K, bound = 1 MiB,
 #: they are slower than the first three); and last a restarting lane over the seven orders
 #: session 1 tuned on A-K (peak-sections-size first; ``Q`` = size x sections, ``S`` = earliest
-#: start), which finds the tighter plans below 1 MiB on D, with zero-slack branching as well.
+#: start), which finds the tighter plans below 1 MiB on D.
 LANES = (Lane(("TWA",)), Lane(("TAW",)), Lane(("WAT",)),
          Lane(("TAW",), tight=TIGHT_FEWEST), Lane(("Q",), tight=TIGHT_FEWEST),
          Lane(("TWA",), tight=TIGHT_LEFTMOST),
-         Lane(("TLZ", "Q", "LQT", "TZ", "LZ", "ZL", "SZ"), restarts=True, tight=TIGHT_FEWEST))
+         Lane(("TLZ", "Q", "LQT", "TZ", "LZ", "ZL", "SZ"), restarts=True))
 
 
 def luby(i: int) -> int:
