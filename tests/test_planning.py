@@ -188,7 +188,7 @@ def test_search_stays_exact_under_restarts(bufs, unit):
     restarts never lose the optimum or fake a proof."""
     import time
 
-    lane = (search.Lane(search.LANES[-1].specs, restarts=True),)
+    lane = (search.Lane(search.RESTARTING.specs, restarts=True),)
     opt = exact_optimum(bufs)
     s, a, b = as_arrays(bufs)
     status, offs = search.solve(s, a, b, opt, time.perf_counter() + 30, unit_nodes=unit,
@@ -267,11 +267,11 @@ GAP = [
 GAP_SETTINGS = {"portfolio": {}, "TWA": {"lanes": (search.Lane(("TWA",)),)},
                 "TAW": {"lanes": (search.Lane(("TAW",)),)},
                 "WAT": {"lanes": (search.Lane(("WAT",)),)},
-                "restarts": {"lanes": (search.Lane(search.LANES[-1].specs, restarts=True),),
+                "restarts": {"lanes": (search.Lane(search.RESTARTING.specs, restarts=True),),
                              "unit_nodes": 2, "comp_unit": 1},
                 "TAW-tight-fewest": {"lanes": (search.Lane(("TAW",), tight=1),)},
                 "TWA-tight-leftmost": {"lanes": (search.Lane(("TWA",), tight=2),)},
-                "restarts-tight": {"lanes": (search.Lane(search.LANES[-1].specs, restarts=True,
+                "restarts-tight": {"lanes": (search.Lane(search.RESTARTING.specs, restarts=True,
                                                          tight=2),),
                                    "unit_nodes": 2, "comp_unit": 1}}
 

@@ -10,7 +10,7 @@ group is searched by *lanes* advanced in turn, a slice of nodes at a time:
   all arrays) they need no iterative deepening, and a lane that finishes its tree proves the
   capacity infeasible;
 * three complete lanes that branch on the covers of zero-slack sections (``Lane.tight``);
-* one restarting lane for heavy-tailed runs: Luby-scheduled restarts (Luby, Sinclair &
+* two restarting lanes for heavy-tailed runs (the second with zero-slack branching): Luby-scheduled restarts (Luby, Sinclair &
   Zuckerman 1993) over every spec, then seeded perturbations of them, with components split off
   inside the tree restarting on their own Luby schedule.
 
@@ -31,9 +31,8 @@ from memsim.planning._bnb import (BUDGET, EXHAUSTED, FOUND, INCOMPLETE, KEY_A, K
                                   KEY_S, KEY_T, KEY_W, KEY_Z, SearchState, _adjacency, _luby)
 from memsim.planning.buffers import sections
 
-__all__ = ["BUDGET", "EXHAUSTED", "FOUND", "LANES", "Lane", "TIGHT_FEWEST", "TIGHT_LEFTMOST",
-           "TIGHT_OFF", "components", "luby", "node_cost",
-           "sections", "solve"]
+__all__ = ["BUDGET", "EXHAUSTED", "FOUND", "LANES", "Lane", "RESTARTING", "TIGHT_FEWEST",
+           "TIGHT_LEFTMOST", "TIGHT_OFF", "components", "luby", "node_cost", "sections", "solve"]
 
 _CODES = {"T": KEY_T, "W": KEY_W, "A": KEY_A, "Z": KEY_Z, "L": KEY_L, "Q": KEY_Q, "S": KEY_S}
 
@@ -57,13 +56,15 @@ TIGHT_OFF, TIGHT_FEWEST, TIGHT_LEFTMOST = 0, 1, 2
 #: "WAT", "TAW", "TWA"); three complete lanes that branch on the covers of zero-slack sections,
 #: for instances packed without waste (``planted.py``: no MiniMalloc order alone fits
 #: guillotine 500/0 in 5 s, these fit it in under a second; on MiniMalloc's K, bound = 1 MiB,
-#: they are slower than the first three); and last a restarting lane over the seven orders
-#: session 1 tuned on A-K (peak-sections-size first; ``Q`` = size x sections, ``S`` = earliest
-#: start), which finds the tighter plans below 1 MiB on D.
+#: they are slower than the first three); a restarting lane over the seven orders session 1
+#: tuned on A-K (peak-sections-size first; ``Q`` = size x sections, ``S`` = earliest start),
+#: which finds the tighter plans below 1 MiB on D (``RESTARTING``); and last a restarting lane
+#: with zero-slack branching for the heavy tails of planted instances (pinwheel 200/2, 500/2).
+RESTARTING = Lane(("TLZ", "Q", "LQT", "TZ", "LZ", "ZL", "SZ"), restarts=True)
 LANES = (Lane(("TWA",)), Lane(("TAW",)), Lane(("WAT",)),
          Lane(("TAW",), tight=TIGHT_FEWEST), Lane(("Q",), tight=TIGHT_FEWEST),
          Lane(("TWA",), tight=TIGHT_LEFTMOST),
-         Lane(("TLZ", "Q", "LQT", "TZ", "LZ", "ZL", "SZ"), restarts=True))
+         RESTARTING, Lane(("Q", "TAW", "Z", "TWA"), restarts=True, tight=TIGHT_FEWEST))
 
 
 def luby(i: int) -> int:
