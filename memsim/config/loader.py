@@ -256,7 +256,7 @@ def require_mapping(data, path, what: str = "config") -> None:
         raise InputError(f"empty file: expected a {what} mapping", path=path, line=1, col=1)
     if not isinstance(data, dict):
         line, col = 1, 1
-        if hasattr(data, "lc"):
+        if getattr(getattr(data, "lc", None), "line", None) is not None:  # "=": no position
             line, col = data.lc.line + 1, data.lc.col + 1
         raise InputError(f"expected a mapping of keys at the top level (got {_short(data)})",
                          path=path, line=line, col=col)
