@@ -1,7 +1,12 @@
 """Planner benchmark: arena / lower bound / naive and seconds per algorithm, for every MiniMalloc
 instance in ../shared/data/minimalloc and every zoo network (int8, batch 1, batch norm folded).
 
-    python benchmarks/planner.py [--time-limit 60] [--instances-only | --networks-only]
+    python benchmarks/planner.py [--time-limit 60] [--instances-only | --networks-only |
+                                  --planted-only]
+
+Planted instances (``memsim.planning.planted``: 1 MiB x 4n steps cut into n buffers, guillotine
+and pinwheel cuts, seeds 0-2, 50-500 buffers, alignments 1 and 64): ``best`` with the time limit
+(30 s in the issue), whether it reaches the planted optimum, the ratio and the seconds.
 
 ``best`` on the instances aims at their 1 MiB capacity first (``capacity=1048576``); "best s" is
 the whole run (it stops early only at the lower bound), "fit s" when the arena first fitted.
@@ -47,6 +52,30 @@ def instances(limit: float) -> None:
               f"{'yes' if cap is not None and best <= cap else 'no'} |", flush=True)
 
 
+def planted(limit: float) -> None:
+    from memsim.planning.planted import planted_instance
+
+    print("| kind | n | seed | alignment | optimum | best | best / optimum | best s |")
+    print("|---|---|---|---|---|---|---|---|")
+    worst = (0.0, None)
+    for granule in (1, 64):
+        for kind in ("guillotine", "pinwheel"):
+            for n in (50, 100, 200, 300, 500):
+                for seed in (0, 1, 2):
+                    inst = planted_instance(n, seed, kind, granule=granule, slack=granule > 1)
+                    t0 = time.perf_counter()
+                    plan = plan_buffers(inst.buffers, "best", time_limit_s=limit,
+                                        alignment=granule)
+                    sec = time.perf_counter() - t0
+                    validate([Buffer(b.id, -(-b.size // granule) * granule, b.start, b.end)
+                              for b in inst.buffers], plan)
+                    worst = max(worst, (sec, (kind, n, seed, granule)))
+                    print(f"| {kind} | {n} | {seed} | {granule} | {inst.capacity:,} | "
+                          f"{plan.arena_bytes:,} | {plan.arena_bytes / inst.capacity:.4f} | "
+                          f"{sec:.2f} |", flush=True)
+    print(f"\nworst case: {worst[0]:.2f} s on {worst[1]}")
+
+
 def networks(limit: float) -> None:
     from memsim.workloads import build, list_networks
 
@@ -80,7 +109,11 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per best run")
     ap.add_argument("--instances-only", action="store_true")
     ap.add_argument("--networks-only", action="store_true")
+    ap.add_argument("--planted-only", action="store_true")
     args = ap.parse_args()
+    if args.planted_only:
+        planted(args.time_limit)
+        return
     if not args.networks_only:
         instances(args.time_limit)
     if not args.instances_only:

@@ -188,7 +188,7 @@ def test_search_stays_exact_under_restarts(bufs, unit):
     restarts never lose the optimum or fake a proof."""
     import time
 
-    lane = (search.Lane(search.LANES[-1].specs, restarts=True),)
+    lane = (search.Lane(search.RESTARTING.specs, restarts=True),)
     opt = exact_optimum(bufs)
     s, a, b = as_arrays(bufs)
     status, offs = search.solve(s, a, b, opt, time.perf_counter() + 30, unit_nodes=unit,
@@ -210,6 +210,26 @@ def test_every_complete_lane_is_exact_alone(bufs, spec):
     import time
 
     lane = (search.Lane((spec,)),)
+    opt = exact_optimum(bufs)
+    s, a, b = as_arrays(bufs)
+    status, offs = search.solve(s, a, b, opt, time.perf_counter() + 30, lanes=lane)
+    assert status == search.FOUND
+    validate(bufs, {bb.id: int(o) for bb, o in zip(bufs, offs)})
+    if opt > 0:
+        assert search.solve(s, a, b, opt - 1, time.perf_counter() + 30,
+                            lanes=lane)[0] == search.EXHAUSTED
+
+
+@settings(max_examples=40, deadline=None)
+@given(instances.filter(lambda b: len(b) <= 6), st.sampled_from(["TWA", "Q", "Z"]),
+       st.sampled_from([search.TIGHT_FEWEST, search.TIGHT_LEFTMOST]))
+def test_zero_slack_branching_is_exact(bufs, spec, tight):
+    """Branching on the covers of a zero-slack section (``_infer._tight_section``) loses no
+    plan and fakes no proof: at the optimum (where some sections are tight when it equals the
+    bound) it finds a plan, one byte below it proves there is none."""
+    import time
+
+    lane = (search.Lane((spec,), tight=tight),)
     opt = exact_optimum(bufs)
     s, a, b = as_arrays(bufs)
     status, offs = search.solve(s, a, b, opt, time.perf_counter() + 30, lanes=lane)
@@ -247,8 +267,13 @@ GAP = [
 GAP_SETTINGS = {"portfolio": {}, "TWA": {"lanes": (search.Lane(("TWA",)),)},
                 "TAW": {"lanes": (search.Lane(("TAW",)),)},
                 "WAT": {"lanes": (search.Lane(("WAT",)),)},
-                "restarts": {"lanes": (search.Lane(search.LANES[-1].specs, restarts=True),),
-                             "unit_nodes": 2, "comp_unit": 1}}
+                "restarts": {"lanes": (search.Lane(search.RESTARTING.specs, restarts=True),),
+                             "unit_nodes": 2, "comp_unit": 1},
+                "TAW-tight-fewest": {"lanes": (search.Lane(("TAW",), tight=1),)},
+                "TWA-tight-leftmost": {"lanes": (search.Lane(("TWA",), tight=2),)},
+                "restarts-tight": {"lanes": (search.Lane(search.RESTARTING.specs, restarts=True,
+                                                         tight=2),),
+                                   "unit_nodes": 2, "comp_unit": 1}}
 
 
 @pytest.mark.parametrize("setting", list(GAP_SETTINGS))

@@ -126,3 +126,28 @@ def test_cli_plan_bad_input(tmp_path, capsys):
     assert "bad.csv:2" in capsys.readouterr().err
     assert main(["plan", "mobilenet_v2", "--algorithm", "magic"]) == 2
     assert main(["plan"]) == 2
+
+
+def test_cli_plan_within_a_capacity_json(capsys):
+    """``--capacity``: the on-chip part fits, spilled tensors sit above it, and least traffic
+    moves fewer bytes than spilling the largest tensors first (both printed)."""
+    code = main(["plan", "mobilenet_v2", "--capacity", "512KiB", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    cap = out["capacity"]
+    assert cap["capacity_bytes"] == 524_288 and cap["onchip_bytes"] <= 524_288
+    assert cap["spill"] == "least-traffic" and cap["spilled"]
+    assert cap["spill_traffic_bytes"] < cap["largest-first_traffic_bytes"]
+    bufs = [Buffer(b["id"], -(-b["size"] // 64) * 64, b["start"], b["end"])
+            for b in out["buffers"]]
+    validate(bufs, {b["id"]: b["offset"] for b in out["buffers"]})
+    spilled = set(cap["spilled"])
+    assert all((b["offset"] >= cap["onchip_bytes"]) == (b["id"] in spilled)
+               for b in out["buffers"])
+
+
+def test_cli_plan_capacity_bad_input(capsys):
+    assert main(["plan", "mobilenet_v2", "--capacity", "512 parsecs"]) == 2
+    assert "--capacity" in capsys.readouterr().err
+    assert main(["plan", "mobilenet_v2", "--capacity", "1MiB", "--spill", "random"]) == 2
+    assert main(["plan", "--instances", str(DATA / "input.12.csv"), "--capacity", "8"]) == 2

@@ -23,14 +23,36 @@ def plan(
                                               "for instances)"),
     time_limit: float = typer.Option(10.0, "--time-limit", help="seconds for --algorithm best"),
     seed: int = typer.Option(0, "--seed", help="seed of the best search's restarts"),
+    capacity: str | None = typer.Option(None, "--capacity",
+                                        help="on-chip memory for the activations, e.g. 512KiB: "
+                                             "tensors that do not fit spill to DRAM"),
+    spill: str = typer.Option("least-traffic", "--spill",
+                              help="least-traffic | largest-first (with --capacity)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Plan activation buffers; print arena, lower bound and naive bytes and every buffer.
 
-    Networks are planned with batch norm folded (as inference engines deploy them)."""
+    Networks are planned with batch norm folded (as inference engines deploy them). With
+    ``--capacity`` the buffers that do not fit spill to DRAM (least extra traffic, or the
+    largest first); both choices' traffic is printed."""
     from memsim.errors import InputError
     from memsim.planning import plan_buffers, plan_graph, read_instances, validate
     from memsim.planning.planner import ALGORITHMS
+    from memsim.planning.spill import CHOOSERS
+    from memsim.units import parse_size
+
+    cap = None
+    if capacity is not None:
+        try:
+            cap = parse_size(capacity)
+        except ValueError as err:
+            raise InputError(str(err), field="--capacity") from None
+        if network is None:
+            raise InputError("needs a NETWORK (spill traffic comes from its ops)",
+                             field="--capacity")
+    if spill not in CHOOSERS:
+        raise InputError(f"unknown spill chooser (got {spill!r}; use {', '.join(CHOOSERS)})",
+                         field="--spill")
 
     if algorithm not in ALGORITHMS:
         raise InputError(f"unknown planner (got {algorithm!r}; use {', '.join(ALGORITHMS)})",
@@ -41,6 +63,7 @@ def plan(
         raise InputError(f"must be >= 1 (got {alignment})", field="--alignment")
     if time_limit < 0:
         raise InputError(f"must be >= 0 (got {time_limit})", field="--time-limit")
+    within = None
     if instances is not None:
         buffers = read_instances(instances)
         result = plan_buffers(buffers, algorithm, time_limit_s=time_limit,
@@ -55,9 +78,20 @@ def plan(
         except (KeyError, ValueError) as err:
             raise InputError(f"{err} (got {network!r})", field="network") from None
         graph = graph.fold_batchnorm()
-        mp = plan_graph(graph, algorithm, alignment=64 if alignment is None else alignment,
-                        time_limit_s=time_limit, seed=seed)
+        args = dict(alignment=64 if alignment is None else alignment, time_limit_s=time_limit,
+                    seed=seed, capacity=cap)
+        mp = plan_graph(graph, algorithm, spill=spill, **args)
         buffers, result, name, naive = mp.buffers, mp.plan, graph.name, mp.naive_bytes
+        if cap is not None:
+            other = next(c for c in CHOOSERS if c != spill)
+            alt = plan_graph(graph, algorithm, spill=other, **args)
+            within = {"capacity_bytes": cap, "spill": spill,
+                      "onchip_bytes": mp.arena_bytes if mp.onchip_bytes is None
+                      else mp.onchip_bytes,
+                      "spilled": [str(i) for i in mp.spilled],
+                      "spill_traffic_bytes": mp.spill_traffic_bytes,
+                      f"{other}_traffic_bytes": alt.spill_traffic_bytes,
+                      f"{other}_spilled": len(alt.spilled)}
     al = result.alignment
     validate([type(b)(b.id, -(-b.size // al) * al, b.start, b.end) for b in buffers], result)
     out = {"arena_bytes": result.arena_bytes, "lower_bound_bytes": result.lower_bound_bytes,
@@ -65,6 +99,8 @@ def plan(
            "seconds": result.seconds,
            "buffers": [{"id": str(b.id), "offset": result.offsets[b.id], "size": b.size,
                         "start": b.start, "end": b.end} for b in buffers]}
+    if within is not None:
+        out["capacity"] = within
     if as_json:
         emit_json(out)
         return
@@ -73,3 +109,11 @@ def plan(
     typer.echo(f"  arena        {result.arena_bytes:>14,} B")
     typer.echo(f"  lower bound  {result.lower_bound_bytes:>14,} B")
     typer.echo(f"  naive        {naive:>14,} B")
+    if within is not None:
+        other = next(c for c in CHOOSERS if c != spill)
+        typer.echo(f"  capacity     {within['capacity_bytes']:>14,} B: on chip "
+                   f"{within['onchip_bytes']:,} B, {len(within['spilled'])} buffers spilled "
+                   f"({spill})")
+        typer.echo(f"  spill traffic{within['spill_traffic_bytes']:>14,} B per run "
+                   f"({other}: {within[other + '_traffic_bytes']:,} B, "
+                   f"{within[other + '_spilled']} buffers)")

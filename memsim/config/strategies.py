@@ -164,6 +164,9 @@ class Reuse(ConfigModel):
     alignment_bytes: Bytes = Field(64, alias="alignment")
     dataflow: Literal["auto", "ws", "os", "is"] = "auto"
     inplace: StrictBool = True
+    #: which activations spill to DRAM when the arena exceeds a writable-backed scratchpad
+    #: (planning.spill): the least extra traffic, or the largest tensors first
+    spill: Literal["least-traffic", "largest-first"] = "least-traffic"
 
     @field_validator("alignment_bytes")
     @classmethod

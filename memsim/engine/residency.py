@@ -17,12 +17,27 @@ the runtime's input and output DMA (e.g. the Edge TPU's USB transfers of each in
 On an MCU (read-only flash backing) the input is produced into SRAM by the sensor driver and
 nothing is charged. Streams are placed in order, sharing the capacity. Placement is all
 or nothing per region (a region that does not fit entirely stays in DRAM): a simplification of
-compilers that split a model between on-chip and off-chip parameters.
+compilers that split a model between on-chip and off-chip parameters. The activation arena is
+the exception when the backing store is writable: it is planned within the memory
+(``activation_capacity``; ``planning.spill`` picks the tensors that spill with the least extra
+traffic), only its on-chip part ``[0, onchip_bytes)`` is resident, and the spilled tensors'
+lines are served by DRAM like any other non-resident line, so their traffic is charged by the
+tiles that touch them.
 """
 
 from __future__ import annotations
 
-from memsim.engine.system import backing_level
+from memsim.planning.onchip import activation_capacity, backing_level  # noqa: F401 (re-export)
+
+
+def _onchip_span(plan, kind: str) -> tuple[int, int]:
+    """The byte range of region ``kind`` that may be resident: for activations planned within a
+    capacity, only the on-chip part below the spilled buffers."""
+    lo, hi = plan.region(kind)
+    onchip = getattr(plan, "onchip_bytes", None)
+    if kind == "activation" and onchip is not None:
+        hi = lo + onchip
+    return lo, hi
 
 
 def resident_ranges(hw, plans) -> list[tuple[tuple[int, int], ...] | None]:
@@ -36,7 +51,7 @@ def resident_ranges(hw, plans) -> list[tuple[tuple[int, int], ...] | None]:
     for plan in plans:
         ranges = []
         for kind in ("activation", "weight", "state"):
-            lo, hi = plan.region(kind)
+            lo, hi = _onchip_span(plan, kind)
             size = hi - lo
             if size <= 0:
                 continue
@@ -56,11 +71,15 @@ def host_io(hw, graph, plan, ranges) -> tuple[int, int]:
     input from DRAM and write the output there)."""
     if backing_level(hw) is None or not hw.memory.dram.writable or not ranges:
         return 0, 0
-    lo, hi = plan.region("activation")
+    lo, hi = _onchip_span(plan, "activation")
     line = hw.memory.line_bytes
     span = (lo // line, -(-hi // line))
     if hi <= lo or span not in ranges:
         return 0, 0
-    in_bytes = sum(graph.tensors[t].nbytes for t in dict.fromkeys(graph.inputs))
-    out_bytes = sum(graph.tensors[t].nbytes for t in dict.fromkeys(graph.outputs))
+
+    def onchip(t):  # a spilled graph input or output already lives in host memory
+        return getattr(plan, "onchip_bytes", None) is None or plan.address(t) < hi
+
+    in_bytes = sum(graph.tensors[t].nbytes for t in dict.fromkeys(graph.inputs) if onchip(t))
+    out_bytes = sum(graph.tensors[t].nbytes for t in dict.fromkeys(graph.outputs) if onchip(t))
     return int(in_bytes), int(out_bytes)

@@ -26,6 +26,7 @@ import numpy as np
 import simpy
 
 from memsim.engine.links import LinkGroup, SharedLink
+from memsim.planning.onchip import backing_level
 from memsim.strategies.segments import MemorySegments
 
 # Outstanding requests per cache level when a preset gives no `mshrs` (the DESIGN §3 example
@@ -52,22 +53,6 @@ class TileCost:
         if not self.finished_at:
             return "none"
         return max(self.finished_at.items(), key=lambda kv: kv[1])[0]
-
-
-def backing_level(hw) -> str | None:
-    """The on-chip memory that holds resident data, or None when caches manage everything.
-
-    A read-only backing store (MCU flash) forces activations on chip: the largest level. A
-    hierarchy without caches (an NPU's scratchpads) keeps what fits resident in its largest
-    scratchpad, as accelerator compilers do (e.g. the Edge TPU compiler caches parameters in
-    on-chip SRAM; Coral documentation, "Parameter data caching").
-    """
-    levels = list(hw.memory.levels)
-    if not hw.memory.dram.writable:
-        return max(levels, key=lambda lvl: lvl.size_bytes).name if levels else None
-    if levels and not any(lvl.kind == "cache" for lvl in levels):
-        return max(levels, key=lambda lvl: lvl.size_bytes).name
-    return None
 
 
 def _after(event, fn) -> None:

@@ -25,6 +25,8 @@ ASPLOS 2023), re-derived from the paper's description:
   (``minoff + size <= F``) prunes the node: nothing placed later can use that gap, so lowering
   the buffer into it gives a valid plan with a smaller offset sum; an optimum of least offset
   sum is therefore never pruned.
+* **Zero-slack sections.** Where a section has no slack at the lowest point, one of its
+  buffers must sit exactly there: such a node branches only on those covers (``_infer``).
 * **Dynamic decomposition.** When no unplaced buffer joins two runs of sections, the runs are
   independent components, solved one after the other; a failed component fails them all. Each
   component is re-ranked on entry by its own remaining section totals (as MiniMalloc re-sorts
@@ -40,6 +42,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from memsim.planning._infer import _release_bound, _tight_section
 from memsim.planning.buffers import section_totals
 
 FOUND, EXHAUSTED, BUDGET = 1, 0, 2
@@ -90,10 +93,12 @@ class SearchState:
     the buffer) once ``v >= len(specs)``. The root ranks by ``variant``; a component split off
     inside the tree is re-ranked on entry with its current section totals (key ``T``) and, when
     ``comp_unit > 0``, re-entered with the next variant whenever it outgrows its Luby budget.
+    ``tight`` (0 off, 1 fewest covers, 2 leftmost) enables the zero-slack branching of
+    ``_infer._tight_section``.
     """
 
     def __init__(self, sizes, lo, hi, m, ptr, adj, capacity, kval, specs, variant: int = 0,
-                 comp_unit: int = 0, noise: float = 0.0, salt: int = 0):
+                 comp_unit: int = 0, noise: float = 0.0, salt: int = 0, tight: int = 0):
         n = sizes.shape[0]
         self.capacity = int(capacity)
         self.sizes, self.lo, self.hi, self.ptr, self.adj = sizes, lo, hi, ptr, adj
@@ -120,6 +125,7 @@ class SearchState:
         self.keytmp = np.zeros(n, dtype=np.float64)
         self.erd = RELEASE_BOUND
         self.dom = True
+        self.tight = int(tight)
         # scalars, see _run
         self.sc = np.array([0, 0, 0, 0, -1, -1, 0, 1, 0, 0, m, -1, -1, 0, comp_unit, variant,
                             salt, 0], dtype=np.int64)
@@ -132,64 +138,15 @@ class SearchState:
             status = _run(self.sizes, self.lo, self.hi, self.ptr, self.adj, self.order, self.rank,
                           self.capacity, self.offset, self.minoff, self.usum, self.top, self.lv,
                           self.cand, self.undo, self.sc, self.unb, self.fl, self.cross, self.eff,
-                          self.acc, self.byeff, self.erd, self.dom, self.kval, self.specs,
+                          self.acc, self.byeff, self.erd, self.dom, self.tight, self.kval,
+                          self.specs,
                           self.noise, self.keytmp, max_nodes)
             if status != -1:
                 return int(status)
             self.cand = np.concatenate([self.cand, np.empty_like(self.cand)])  # grow and resume
 
 
-@njit(cache=True)
-def _release_bound(sizes, lo, hi, ptr, adj, offset, minoff, F, wlo, whi, C, eff, acc, byeff):
-    """Single-machine bound per section: the unplaced buffers of a section are disjoint in
-    address and each starts at or above its release ``eff(b)``, so for every threshold t,
-    t + (bytes of the section's unplaced buffers with eff >= t) <= C (Jackson's earliest
-    release date rule makes this exact for one section). ``eff(b) = max(minoff(b), F)``; a
-    floating buffer (minoff < F, with unplaced neighbours) can only come to rest on top of an
-    unplaced neighbour n, so its release is at least min over those n of eff(n) + size(n).
-    Returns False when some section cannot hold its unplaced buffers below C."""
-    n = sizes.shape[0]
-    k = 0
-    for b in range(n):
-        if offset[b] < 0:
-            e = minoff[b]
-            if lo[b] >= wlo and hi[b] <= whi and F > e:
-                e = F
-            eff[b] = e
-            byeff[k] = b
-            k += 1
-    for q in range(k):
-        b = byeff[q]
-        if minoff[b] < F and lo[b] >= wlo and hi[b] <= whi:
-            lift = np.int64(1) << 62
-            for r in range(ptr[b], ptr[b + 1]):
-                j = adj[r]
-                if offset[j] < 0:
-                    e = minoff[j]
-                    if F > e:
-                        e = F
-                    if e + sizes[j] < lift:
-                        lift = e + sizes[j]
-            if lift < (np.int64(1) << 62) and lift > eff[b]:
-                eff[b] = lift
-                if lift + sizes[b] > C:
-                    return False
-    sub = byeff[:k]
-    keys = eff[sub]
-    perm = np.argsort(-keys, kind="mergesort")
-    for s in range(acc.shape[0]):
-        acc[s] = 0
-    for q in range(k):
-        b = sub[perm[q]]
-        e = eff[b]
-        for s in range(lo[b], hi[b]):
-            acc[s] += sizes[b]
-            if e + acc[s] > C:
-                return False
-    return True
-
-
-BRANCH, FREE, SPLIT, CONT, DONE = 0, 1, 2, 3, 4
+BRANCH, FREE, SPLIT, CONT, DONE, FORCED = 0, 1, 2, 3, 4, 5
 
 #: Priority key codes (rows of ``kval``); larger values are tried first. ``T`` is dynamic: the
 #: largest total of unplaced bytes in a section the buffer crosses, recomputed for every
@@ -330,7 +287,8 @@ def _pop_above(X, sizes, lo, hi, ptr, adj, offset, minoff, usum, top, undo, unb,
 
 @njit(cache=True)
 def _run(sizes, lo, hi, ptr, adj, order, rank, C, offset, minoff, usum, top, lv, cand, undo, sc,
-         unb, fl, cross, eff, acc, byeff, erd, dom, kval, specs, noise, keytmp, max_nodes):
+         unb, fl, cross, eff, acc, byeff, erd, dom, tight, kval, specs, noise, keytmp,
+         max_nodes):
     # sc: 0 depth, 1 cand_top, 2 undo_top, 3 F, 4 last_off, 5 last_idx, 6 placed, 7 fresh,
     #     8 nodes, 9 window lo, 10 window hi (sections of the component being solved),
     #     11 innermost split level (-1 none), 12 level that entered the current component
@@ -490,8 +448,16 @@ def _run(sizes, lo, hi, ptr, adj, order, rank, C, offset, minoff, usum, top, lv,
                         cand[k] = SPECIAL
                         k += 1
                     else:
+                        # a section with no slack at ostar must be covered there: branch on
+                        # its covers only (-2: it has none, the node has no child)
+                        fs = -1
+                        if tight > 0:
+                            fs = _tight_section(sizes, lo, hi, offset, minoff, F, wlo, whi, C,
+                                                ostar, usum, fl, acc, tight)
+                        if fs >= 0:
+                            typ = FORCED
                         tie = sc[4] == ostar
-                        for q in range(n):
+                        for q in range(n if fs != -2 else 0):
                             b = order[sc[13], q]
                             if offset[b] >= 0 or lo[b] < wlo or hi[b] > whi:
                                 continue
@@ -499,12 +465,16 @@ def _run(sizes, lo, hi, ptr, adj, order, rank, C, offset, minoff, usum, top, lv,
                             if e < F:
                                 continue  # floating: only a later buffer under it can place it
                             if e == ostar:
-                                if not (tie and rank[sc[13], b] < rank[sc[13], sc[5]]):
+                                if fs >= 0:
+                                    if lo[b] <= fs and fs < hi[b]:
+                                        cand[k] = b
+                                        k += 1
+                                elif not (tie and rank[sc[13], b] < rank[sc[13], sc[5]]):
                                     cand[k] = b
                                     k += 1
                             elif o2 < 0 or e < o2:
                                 o2 = e
-                        if o2 >= 0:
+                        if o2 >= 0 and fs == -1:
                             cand[k] = WASTE
                             k += 1
                         lv[d, 4] = ostar
@@ -597,5 +567,9 @@ def _run(sizes, lo, hi, ptr, adj, order, rank, C, offset, minoff, usum, top, lv,
                 sc[3] = o
                 sc[4] = o
                 sc[5] = c
+            elif typ == FORCED:  # no tie order: the next buffer at o may rank lower
+                sc[3] = o
+                sc[4] = -1
+                sc[5] = -1
         sc[7] = 1
     return 2  # BUDGET

@@ -27,6 +27,7 @@ import numpy as np
 
 from memsim.planning.buffers import Buffer, Plan
 from memsim.planning.planner import DEFAULT_TIME_LIMIT_S, plan_buffers
+from memsim.planning.spill import plan_within, spill_traffic
 
 REGION_ALIGNMENT = 4096
 ACTIVATION_KINDS = ("input", "activation", "output")
@@ -123,6 +124,12 @@ class MemoryPlan:
     lower_bound_per_step: list[int]
     tensor_bytes: Callable | None = None
     buffers: list[Buffer] = field(default_factory=list)
+    #: planned within a capacity (``plan_graph(capacity=...)``): the on-chip part of the
+    #: activation region is ``[0, onchip_bytes)``, the ``spilled`` buffers (ids) live above it,
+    #: in DRAM, costing ``spill_traffic_bytes`` of extra DRAM traffic per run; None: no limit
+    onchip_bytes: int | None = None
+    spilled: tuple = ()
+    spill_traffic_bytes: int = 0
 
     @property
     def arena_bytes(self) -> int:
@@ -158,13 +165,24 @@ class MemoryPlan:
 
 def plan_graph(graph, algorithm: str = "greedy-by-size", alignment: int = 64,
                time_limit_s: float = DEFAULT_TIME_LIMIT_S, tensor_bytes: Callable | None = None,
-               inplace: bool = True, seed: int = 0) -> MemoryPlan:
+               inplace: bool = True, seed: int = 0, capacity: int | None = None,
+               spill: str = "least-traffic") -> MemoryPlan:
     """Plan the activations of ``graph`` and lay out weights and states after them.
 
-    ``none`` means no reuse at all: one buffer per tensor and no in-place either."""
+    ``none`` means no reuse at all: one buffer per tensor and no in-place either. With a
+    ``capacity`` (bytes of on-chip memory) that the arena exceeds, buffers spill (``spill``:
+    ``least-traffic`` or ``largest-first``, see ``planning.spill``) until the rest plans within
+    it; the spilled ones are planned among themselves above the on-chip part (4 KiB aligned)."""
     inplace = inplace and algorithm != "none"
     gb = activation_buffers(graph, tensor_bytes, inplace)
-    plan = plan_buffers(gb.buffers, algorithm, time_limit_s=time_limit_s, alignment=alignment, seed=seed)
+    plan = plan_buffers(gb.buffers, algorithm, time_limit_s=time_limit_s, alignment=alignment,
+                        seed=seed, capacity=capacity)
+    within = None
+    if capacity is not None and plan.arena_bytes > capacity:
+        cost = spill_traffic(graph, gb.members, gb.buffers)
+        within = plan_within(gb.buffers, cost, capacity, spill, algorithm, alignment,
+                             time_limit_s, seed)
+        plan = _with_spills(gb.buffers, within, alignment, plan)
     size_of = tensor_bytes or (lambda t: t.nbytes)
     addresses = {name: plan.offsets[buf] for name, buf in gb.members.items()}
     regions = {"activation": (0, plan.arena_bytes)}
@@ -186,9 +204,29 @@ def plan_graph(graph, algorithm: str = "greedy-by-size", alignment: int = 64,
         align = max(1, alignment)
         naive = sum(_align(b.size, align)
                     for b in activation_buffers(graph, tensor_bytes, inplace=False).buffers)
+    extra = {} if within is None else {"onchip_bytes": within.plan.arena_bytes,
+                                       "spilled": within.spilled,
+                                       "spill_traffic_bytes": within.traffic_bytes}
     return MemoryPlan(plan=plan, addresses=addresses, regions=regions, live_bytes_per_step=high,
                       lower_bound_per_step=live, tensor_bytes=tensor_bytes, buffers=gb.buffers,
-                      naive_total=naive)
+                      naive_total=naive, **extra)
+
+
+def _with_spills(buffers, within, alignment: int, full: Plan) -> Plan:
+    """One plan of all buffers: the kept ones where ``within`` put them, the spilled ones
+    planned among themselves (greedy by size) from the first 4 KiB boundary above it."""
+    spilled = [b for b in buffers if b.id in set(within.spilled)]
+    upper = plan_buffers(spilled, "greedy-by-size", alignment=alignment)
+    base = _align(within.plan.arena_bytes, REGION_ALIGNMENT) if spilled else 0
+    offsets = dict(within.plan.offsets)
+    offsets.update({k: base + v for k, v in upper.offsets.items()})
+    stats = dict(within.plan.stats, spill={"capacity": within.capacity,
+                                           "spilled": [str(i) for i in within.spilled],
+                                           "traffic_bytes": within.traffic_bytes})
+    return Plan(offsets=offsets, arena_bytes=base + upper.arena_bytes if spilled
+                else within.plan.arena_bytes, lower_bound_bytes=full.lower_bound_bytes,
+                naive_bytes=full.naive_bytes, algorithm=full.algorithm,
+                seconds=full.seconds + within.plan.seconds, alignment=alignment, stats=stats)
 
 
 def _profiles(gb: GraphBuffers, plan: Plan) -> tuple[list[int], list[int]]:

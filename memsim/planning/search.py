@@ -9,7 +9,8 @@ group is searched by *lanes* advanced in turn, a slice of nodes at a time:
   single depth-first search that is never restarted; being suspendable (the kernel's state is
   all arrays) they need no iterative deepening, and a lane that finishes its tree proves the
   capacity infeasible;
-* one restarting lane for heavy-tailed runs: Luby-scheduled restarts (Luby, Sinclair &
+* three complete lanes that branch on the covers of zero-slack sections (``Lane.tight``);
+* two restarting lanes for heavy-tailed runs (the second with zero-slack branching): Luby-scheduled restarts (Luby, Sinclair &
   Zuckerman 1993) over every spec, then seeded perturbations of them, with components split off
   inside the tree restarting on their own Luby schedule.
 
@@ -30,27 +31,40 @@ from memsim.planning._bnb import (BUDGET, EXHAUSTED, FOUND, INCOMPLETE, KEY_A, K
                                   KEY_S, KEY_T, KEY_W, KEY_Z, SearchState, _adjacency, _luby)
 from memsim.planning.buffers import sections
 
-__all__ = ["BUDGET", "EXHAUSTED", "FOUND", "LANES", "Lane", "components", "luby", "node_cost",
-           "sections", "solve"]
+__all__ = ["BUDGET", "EXHAUSTED", "FOUND", "LANES", "Lane", "RESTARTING", "TIGHT_FEWEST",
+           "TIGHT_LEFTMOST", "TIGHT_OFF", "components", "luby", "node_cost", "sections", "solve"]
 
 _CODES = {"T": KEY_T, "W": KEY_W, "A": KEY_A, "Z": KEY_Z, "L": KEY_L, "Q": KEY_Q, "S": KEY_S}
 
 
 class Lane(NamedTuple):
-    """One lane of the portfolio: the priority specs it uses (strings of key letters) and
+    """One lane of the portfolio: the priority specs it uses (strings of key letters),
     whether it restarts (Luby schedule, perturbed orders, component restarts) or runs one
-    complete search with its first spec."""
+    complete search with its first spec, and its zero-slack branching (``TIGHT_*``)."""
 
     specs: tuple[str, ...]
     restarts: bool = False
+    tight: int = 0
 
+
+#: ``Lane.tight``: how a lane branches where a section has no slack at the lowest point (see
+#: ``_infer._tight_section``): not at all (MiniMalloc's branching), on the covers of the tight
+#: section with the fewest of them, or of the leftmost (earliest) tight section.
+TIGHT_OFF, TIGHT_FEWEST, TIGHT_LEFTMOST = 0, 1, 2
 
 #: The portfolio. MiniMalloc's three default orders as complete lanes (its solver.h lists
-#: "WAT", "TAW", "TWA"), plus a restarting lane over the seven orders session 1 tuned on A-K
-#: (peak-sections-size first; ``Q`` = size x sections, ``S`` = earliest start), which finds
-#: the tighter plans below 1 MiB on D.
+#: "WAT", "TAW", "TWA"); three complete lanes that branch on the covers of zero-slack sections,
+#: for instances packed without waste (``planted.py``: no MiniMalloc order alone fits
+#: guillotine 500/0 in 5 s, these fit it in under a second; on MiniMalloc's K, bound = 1 MiB,
+#: they are slower than the first three); a restarting lane over the seven orders session 1
+#: tuned on A-K (peak-sections-size first; ``Q`` = size x sections, ``S`` = earliest start),
+#: which finds the tighter plans below 1 MiB on D (``RESTARTING``); and last a restarting lane
+#: with zero-slack branching for the heavy tails of planted instances (pinwheel 200/2, 500/2).
+RESTARTING = Lane(("TLZ", "Q", "LQT", "TZ", "LZ", "ZL", "SZ"), restarts=True)
 LANES = (Lane(("TWA",)), Lane(("TAW",)), Lane(("WAT",)),
-         Lane(("TLZ", "Q", "LQT", "TZ", "LZ", "ZL", "SZ"), restarts=True))
+         Lane(("TAW",), tight=TIGHT_FEWEST), Lane(("Q",), tight=TIGHT_FEWEST),
+         Lane(("TWA",), tight=TIGHT_LEFTMOST),
+         RESTARTING, Lane(("Q", "TAW", "Z", "TWA"), restarts=True, tight=TIGHT_FEWEST))
 
 
 def luby(i: int) -> int:
@@ -153,11 +167,11 @@ class _LaneRun:
             if self.lane.restarts:
                 self.state = SearchState(s, lo, hi, m, ptr, adj, self.capacity, kval, self.specs,
                                          variant=k, comp_unit=self.comp_unit, noise=0.3,
-                                         salt=self.salt)
+                                         salt=self.salt, tight=self.lane.tight)
                 self.left = float(self.unit_nodes * luby(k + 1))
             else:
                 self.state = SearchState(s, lo, hi, m, ptr, adj, self.capacity, kval,
-                                         self.specs[:1])
+                                         self.specs[:1], tight=self.lane.tight)
                 self.left = float("inf")
             self.attempt = k + 1
         return self.state

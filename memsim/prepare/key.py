@@ -3,7 +3,8 @@
 ``prepare`` reads the streams (network, batch, dtype, network parameters; frames, cores and
 timing fields are included too: cheap to include, and sweeps rarely share across them), the
 strategies, the contents of the files those name, the hardware through
-``memsim.mapping.MappingInputs`` (the only view of the hardware mapping has) and the scenario
+``memsim.mapping.MappingInputs`` (the only view of the hardware mapping has) and the arena
+capacity the planner spills against (``memsim.planning.onchip``), and the scenario
 seed when the planner searches with it (``best``). Two scenarios with equal keys get equal
 ``Prepared`` records, so a sweep may reuse one for the other.
 """
@@ -14,6 +15,7 @@ import json
 
 from memsim.fileio import file_digests
 from memsim.mapping import MappingInputs
+from memsim.planning.onchip import activation_capacity
 
 #: planners whose result depends on the seed
 SEEDED_PLANNERS = ("best",)
@@ -29,5 +31,6 @@ def prepare_key(scenario, files: dict | None = None) -> str:
     key = {"streams": streams, "strategies": strategies,
            "files": file_digests([streams, strategies], files),
            "hardware": MappingInputs.of(scenario.hardware).key(),
+           "activation_capacity": activation_capacity(scenario.hardware),
            "seed": scenario.seed if seeded else None}
     return json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)

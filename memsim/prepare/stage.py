@@ -18,6 +18,7 @@ import numpy as np
 from memsim.config import Strategies
 from memsim.mapping import LayerMapping, MappingInputs, map_graph
 from memsim.planning import plan_graph
+from memsim.planning.onchip import activation_capacity
 from memsim.strategies import tensor_bytes_hook
 from memsim.workloads import load_network
 
@@ -96,7 +97,8 @@ def prepare_graph(graph, hw, strategies=None, seed: int = 0) -> PreparedStream:
     hook = tensor_bytes_hook(strategies)
     reuse = strategies.reuse
     plan = plan_graph(graph, algorithm=reuse.planner, alignment=reuse.alignment_bytes,
-                      tensor_bytes=hook, inplace=reuse.inplace, seed=seed)
+                      tensor_bytes=hook, inplace=reuse.inplace, seed=seed,
+                      capacity=activation_capacity(hw), spill=reuse.spill)
     mappings = map_graph(graph, MappingInputs.of(hw), plan, strategies)
     return PreparedStream(graph, plan, tuple(mappings))
 
