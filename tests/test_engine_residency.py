@@ -8,6 +8,7 @@ import pytest
 import memsim
 from memsim.config import load_scenario
 from memsim.planning.onchip import activation_capacity
+from memsim.prepare import prepare_stream
 
 HW = """
 name: spm-{size}
@@ -49,11 +50,9 @@ def test_spilled_chain_activations_cost_a_write_and_a_read(tmp_path, spill, expe
     x and c3 (read / written in host memory directly instead of copied: free) and one of c1,
     c2 (written once, read once: 32 KiB); largest first spills c1 and c2 (64 KiB). The engine
     charges exactly that over the run with everything resident (1 MiB)."""
-    from memsim.engine.run import prepare_stream
-
     big, _ = _run(tmp_path, "1 MiB", spill, "chain.yaml")
     small, scenario = _run(tmp_path, "24 KiB", spill, "chain.yaml")
-    _, plan, _ = prepare_stream(scenario.streams[0], scenario.hardware, scenario.strategies, 0)
+    plan = prepare_stream(scenario.streams[0], scenario.hardware, scenario.strategies, 0).plan
     assert plan.spill_traffic_bytes == expected
     assert big == 2 * 16384  # x copied in, c3 copied out; the weights stay resident
     assert small - big == expected
@@ -66,11 +65,9 @@ def test_spilled_activations_cost_their_closed_form_traffic(tmp_path, spill):
     moves each input in and each output out once. With 24 KiB at most one tensor stays on
     chip; the spilled ones are read / written in host memory directly instead of copied, so
     the closed form of the extra traffic is 0 B, and the engine's DRAM bytes must not move."""
-    from memsim.engine.run import prepare_stream
-
     big, _ = _run(tmp_path, "1 MiB")
     small, scenario = _run(tmp_path, "24 KiB", spill)
-    _, plan, _ = prepare_stream(scenario.streams[0], scenario.hardware, scenario.strategies, 0)
+    plan = prepare_stream(scenario.streams[0], scenario.hardware, scenario.strategies, 0).plan
     assert activation_capacity(scenario.hardware) == 24 * 1024
     assert plan.onchip_bytes <= 24 * 1024 and len(plan.spilled) >= 4
     assert plan.spill_traffic_bytes == 0
