@@ -157,3 +157,37 @@ def test_latency_price_labels_are_annotations_on_log_axes(tmp_path):
     assert sorted(names) == sorted(e.hardware for e in es if e.result is not None)
     [dl] = [a for a in lp["annotations"] if a["text"].startswith("deadline")]
     assert dl["y"] == pytest.approx(np.log10(0.010))       # log axes place labels at log10
+
+
+def test_progress_bar_only_at_a_terminal_never_under_json(monkeypatch):
+    """Issue 17: long runs show a bar on a terminal and nothing extra under --json or in a pipe."""
+    import memsim.cli.progress as progress
+    import memsim.report.compare as cmp
+
+    calls = []
+    real = cmp.compare_boards
+    monkeypatch.setattr(cmp, "compare_boards", lambda *a, **k: calls.append(k["progress"]) or real(*a, **k))
+    args = ["compare", "--network", "mobilenet_v2", "--deadline", "33ms", str(HW / "raspberry-pi-5.yaml")]
+    res = CliRunner().invoke(app, [*args, "--json"])         # CliRunner: not a terminal
+    assert res.exit_code == 0 and res.stderr == "" and calls == [None]
+    json.loads(res.stdout)
+    monkeypatch.setattr(progress, "interactive", lambda: True)
+    res = CliRunner().invoke(app, [*args, "--json"])
+    assert res.exit_code == 0 and calls[-1] is None
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0 and callable(calls[-1])
+
+
+def test_sweep_bar_hidden_under_json_and_in_pipes(monkeypatch):
+    import memsim.cli.progress as progress
+    import memsim.sweep.runner as runner
+
+    seen = []
+    summary = {"points": 0, "done": 0, "failed": 0, "skipped": 0, "results": "r.parquet",
+               "pareto": [], "feasible": 0, "name": "s"}
+    monkeypatch.setattr(runner, "run_sweep", lambda *a, **k: seen.append(k["progress"]) or summary)
+    for tty, extra, want in ((False, [], False), (True, ["--json"], False), (True, [], True)):
+        monkeypatch.setattr(progress, "interactive", lambda tty=tty: tty)
+        res = CliRunner().invoke(app, ["sweep", "spec.yaml", *extra])
+        assert res.exit_code == 0, res.output
+        assert seen[-1] is want
