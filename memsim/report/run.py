@@ -304,7 +304,7 @@ def latency_distribution_figure(result) -> Figure:
     for d in (d for d in deadlines if d not in shown):
         fig.add_annotation(xref="paper", yref="paper", x=1.0, y=1.12, xanchor="right",
                            showarrow=False, font={"color": MISSED},
-                           text=f"deadline {fmt_s(d)} →, off the axis ({d / worst:.3g}× the worst frame)")
+                           text=f"deadline {fmt_s(d)} is off the axis ({d / worst:.3g}× the worst frame) →")
         notes.append(f"The deadline ({fmt_s(d)}) is {d / worst:.3g}× the worst frame latency, so "
                      "the axes zoom on the latencies and name the deadline instead of drawing it.")
     fig.update_layout(barmode="overlay", legend_title_text="")
