@@ -86,7 +86,9 @@ def run_command(
         raise InputError("is a directory; give a file name for the HTML report", field="--report",
                          path=report)
     total = sum(s.frames for s in model.streams)
-    if json_ or total <= 1 or not console.is_terminal:
+    from memsim.cli.progress import interactive
+
+    if json_ or total <= 1 or not interactive():  # a bar only for a person at a terminal
         result = simulate(model)
     else:
         from rich.progress import Progress
