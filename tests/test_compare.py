@@ -56,11 +56,16 @@ def test_compare_report_figures(tmp_path):
     # breakdown: compute + stall per level sums to the worst frame's layer time, per board
     bd = figs["fig-breakdown"]
     assert bd["layout"]["barmode"] == "stack"
-    total = sum(decode(t["y"]).astype(float) for t in bd["data"])
-    for k, e in enumerate(es[:2]):
+    parts = [t for t in bd["data"] if t["name"] != "worst frame"]
+    seconds = sum(decode(t["customdata"]).astype(float) for t in parts)
+    shares = sum(decode(t["x"]).astype(float) for t in parts)
+    total = decode(trace(bd, "worst frame")["x"]).astype(float)
+    for k, e in enumerate(es[:2]):           # fastest first: Pi 5 (fast) then Pi 4 (slow)
         layers, _ = worst_frame(e.result)
-        assert total[k] == pytest.approx(float((layers["end_s"] - layers["start_s"]).sum()))
-    assert list(trace(bd, "compute")["x"]) == [es[0].hardware, es[1].hardware]
+        span = float((layers["end_s"] - layers["start_s"]).sum())
+        assert seconds[k] == pytest.approx(span) and total[k] == pytest.approx(span)
+        assert shares[k] == pytest.approx(100.0)
+    assert list(trace(bd, "compute")["y"]) == [es[0].hardware, es[1].hardware]
     eff = figs["fig-efficiency"]
     per_dollar, per_watt = trace(eff, "FPS per dollar"), trace(eff, "FPS per watt")
     assert np.allclose(decode(per_dollar["y"]), [e.fps / e.price_usd for e in es[:2]])
@@ -74,7 +79,7 @@ def test_hardware_names_escaped(tmp_path):
     html = write_compare_report(es, tmp_path / "c.html", network="<b>net</b>").read_text()
     assert XSS not in html and "<b>net</b>" not in html
     figs = report_figures(html)
-    assert text(XSS) in list(trace(figs["fig-breakdown"], "compute")["x"])
+    assert text(XSS) in list(trace(figs["fig-breakdown"], "compute")["y"])
 
 
 def test_cli_infeasible_boards_are_rows(tmp_path):
@@ -107,3 +112,82 @@ def test_cli_fail_on_miss_and_bad_input(tmp_path):
     assert main(["compare", "--network", "mobilenet_v2", "--deadline", "33ms", str(bad),
                  "--report", str(report)]) == 2
     assert not report.exists()
+
+
+def test_breakdown_is_log_scale_fastest_first(tmp_path):
+    """Issue 17: on a linear axis only the slowest board (ESP32, 0.3 s) was visible."""
+    es = entries()
+    es[1].result = make_result(scale=1000.0, seed=2)       # ~1000x slower than the Pi 5
+    figs = report_figures(write_compare_report(es, tmp_path / "c.html").read_text())
+    bd = figs["fig-breakdown"]["layout"]
+    assert bd["xaxis"]["type"] == "log"
+    lo, hi = bd["xaxis"]["range"]
+    totals = decode(trace(figs["fig-breakdown"], "worst frame")["x"]).astype(float)
+    assert lo < np.log10(totals.min()) and np.log10(totals.max()) < hi
+    assert list(totals) == sorted(totals)
+    assert bd["xaxis2"]["range"] == [0, 100]
+    texts = [a["text"] for a in bd["annotations"]]
+    assert "new text" not in texts and any(t.strip() == "deadline 10 ms" for t in texts)
+
+
+def test_latency_price_labels_never_overlap():
+    """Issue 17: labels overlapped (Pi 4 / Coral, Pi 5 / RK3588); placed greedily, checked here."""
+    from memsim.report.compare import LABEL_CHAR_PX, LABEL_H_PX, label_offsets
+
+    pts = [(300, 100), (305, 102), (310, 98), (600, 200), (602, 200), (890, 330)]
+    labels = ["Raspberry Pi 4", "Coral Edge TPU", "Rockchip RK3588 NPU", "Pi 5", "RK3588 CPU",
+              "NVIDIA H100 SXM5 80GB"]
+    offsets = label_offsets(pts, labels)
+    boxes = []
+    for (x, y), (dx, dy), t in zip(pts, offsets, labels):
+        w = LABEL_CHAR_PX * len(t) + 6
+        boxes.append((x + dx - w / 2, y + dy - LABEL_H_PX / 2, x + dx + w / 2, y + dy + LABEL_H_PX / 2))
+    for i, a in enumerate(boxes):
+        assert 0 <= a[0] and a[2] <= 900 and 0 <= a[1] and a[3] <= 340, (labels[i], a)
+        for b in boxes[i + 1:]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+
+
+def test_latency_price_labels_are_annotations_on_log_axes(tmp_path):
+    es = entries()
+    figs = report_figures(write_compare_report(es, tmp_path / "c.html").read_text())
+    lp = figs["fig-latency-price"]["layout"]
+    assert lp["xaxis"]["type"] == "log" and lp["yaxis"]["type"] == "log"
+    names = [a["text"] for a in lp["annotations"] if not a["text"].startswith("deadline")]
+    assert sorted(names) == sorted(e.hardware for e in es if e.result is not None)
+    [dl] = [a for a in lp["annotations"] if a["text"].startswith("deadline")]
+    assert dl["y"] == pytest.approx(np.log10(0.010))       # log axes place labels at log10
+
+
+def test_progress_bar_only_at_a_terminal_never_under_json(monkeypatch):
+    """Issue 17: long runs show a bar on a terminal and nothing extra under --json or in a pipe."""
+    import memsim.cli.progress as progress
+    import memsim.report.compare as cmp
+
+    calls = []
+    real = cmp.compare_boards
+    monkeypatch.setattr(cmp, "compare_boards", lambda *a, **k: calls.append(k["progress"]) or real(*a, **k))
+    args = ["compare", "--network", "mobilenet_v2", "--deadline", "33ms", str(HW / "raspberry-pi-5.yaml")]
+    res = CliRunner().invoke(app, [*args, "--json"])         # CliRunner: not a terminal
+    assert res.exit_code == 0 and res.stderr == "" and calls == [None]
+    json.loads(res.stdout)
+    monkeypatch.setattr(progress, "interactive", lambda: True)
+    res = CliRunner().invoke(app, [*args, "--json"])
+    assert res.exit_code == 0 and calls[-1] is None
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0 and callable(calls[-1])
+
+
+def test_sweep_bar_hidden_under_json_and_in_pipes(monkeypatch):
+    import memsim.cli.progress as progress
+    import memsim.sweep.runner as runner
+
+    seen = []
+    summary = {"points": 0, "done": 0, "failed": 0, "skipped": 0, "results": "r.parquet",
+               "pareto": [], "feasible": 0, "name": "s"}
+    monkeypatch.setattr(runner, "run_sweep", lambda *a, **k: seen.append(k["progress"]) or summary)
+    for tty, extra, want in ((False, [], False), (True, ["--json"], False), (True, [], True)):
+        monkeypatch.setattr(progress, "interactive", lambda tty=tty: tty)
+        res = CliRunner().invoke(app, ["sweep", "spec.yaml", *extra])
+        assert res.exit_code == 0, res.output
+        assert seen[-1] is want

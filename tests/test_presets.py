@@ -104,3 +104,20 @@ def test_validate_all_presets(capsys):
     assert main(["validate", *map(str, PRESETS)]) == 0
     out = capsys.readouterr().out
     assert out.count("OK ") == len(PRESETS)
+
+
+def test_gpu_latencies_come_from_one_study():
+    """Issue 17: the H100 ran MobileNetV2 slower than the A100 (319 vs 250 µs) partly because the
+    A100 preset took its latencies from Abdelkhalik 2022 (L2 200, global 290 cycles) and the
+    H100 preset from Luo 2024 (263, 479), whose A100 figures are 262 and 466: one study for both
+    (S59) makes every level of the H100 at least as fast in nanoseconds as the A100's."""
+    a100 = load_hardware(preset_path("nvidia-a100-80gb"))
+    h100 = load_hardware(preset_path("nvidia-h100-sxm"))
+    clock = {a100.name: 1.41e9, h100.name: 1.83e9}
+    assert a100.compute.clock_hz == clock[a100.name] and h100.compute.clock_hz == clock[h100.name]
+    cycles = {lvl.name: round(lvl.latency_ps * 1.41e9 / 1e12) for lvl in a100.memory.levels}
+    assert cycles == {"L1": 38, "L2": 262}
+    assert round(a100.memory.dram.latency_ps * 1.41e9 / 1e12) == 466
+    for a, h in zip(a100.memory.levels, h100.memory.levels):
+        assert a.name == h.name and h.latency_ps <= a.latency_ps
+    assert h100.memory.dram.latency_ps <= a100.memory.dram.latency_ps

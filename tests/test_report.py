@@ -98,12 +98,31 @@ def test_memory_lines(run_page):
     result, _, figs = run_page
     fig = figs["fig-memory"]
     mem = result.memory
-    assert np.array_equal(decode(trace(fig, "planned live bytes")["y"]), mem["planned_bytes"])
-    assert np.array_equal(decode(trace(fig, "naive (no reuse)")["y"]), mem["naive_bytes"])
-    assert np.array_equal(decode(trace(fig, "lower bound (largest live set)")["y"]), mem["lower_bound_bytes"])
-    # every planned point is at least the lower bound is NOT required at each step, but the
-    # lower bound is the largest live set: it equals the planned maximum here
-    assert decode(trace(fig, "planned live bytes")["y"]).max() == mem["lower_bound_bytes"].iloc[0]
+    # the largest curve (naive) is a few MiB: the axis is in MiB, the unit of the caption
+    assert fig["layout"]["yaxis"]["title"]["text"] == "activation memory (MiB)"
+    assert mem["naive_bytes"].max() >= 2**20
+    for name, col in (("planned live bytes", "planned_bytes"), ("naive (no reuse)", "naive_bytes"),
+                      ("lower bound (largest live set)", "lower_bound_bytes")):
+        assert np.allclose(decode(trace(fig, name)["y"]) * 2**20, mem[col])
+    # the lower bound is the largest live set: it equals the planned maximum here
+    assert decode(trace(fig, "planned live bytes")["y"]).max() * 2**20 == pytest.approx(
+        mem["lower_bound_bytes"].iloc[0])
+
+
+def test_memory_axis_says_mib_like_its_caption(tmp_path):
+    """Issue 17: the axis said MB (SI ticks) where the caption says MiB; small plans in KiB."""
+    result = make_result()
+    result.memory[["planned_bytes", "naive_bytes", "lower_bound_bytes", "arena_bytes"]] //= 64
+    fig = report_figures(write_run_report(result, tmp_path / "k.html").read_text())["fig-memory"]
+    assert fig["layout"]["yaxis"]["title"]["text"] == "activation memory (KiB)"
+    result.memory[["planned_bytes", "naive_bytes", "lower_bound_bytes", "arena_bytes"]] *= 4096
+    figs = report_figures(write_run_report(result, tmp_path / "r.html").read_text())
+    fig = figs["fig-memory"]
+    assert fig["layout"]["yaxis"]["title"]["text"] == "activation memory (MiB)"
+    assert "exponentformat" not in fig["layout"]["yaxis"] and "ticksuffix" not in fig["layout"]["yaxis"]
+    y = decode(trace(fig, "planned live bytes")["y"])
+    assert np.allclose(y * 2**20, result.memory["planned_bytes"])
+    assert all("MiB" in t["hovertemplate"] for t in fig["data"])
 
 
 def test_latency_histogram_cdf_and_deadline(run_page):
@@ -117,6 +136,49 @@ def test_latency_histogram_cdf_and_deadline(run_page):
     assert np.allclose(decode(cdf["y"]), np.arange(1, len(lat) + 1) / len(lat))
     lines = [s for s in fig["layout"]["shapes"] if s["type"] == "line"]
     assert len(lines) == 2 and all(s["x0"] == s["x1"] == pytest.approx(0.010) for s in lines)
+    texts = [a["text"] for a in fig["layout"]["annotations"]]
+    assert "new text" not in texts and "deadline 10 ms" in texts
+    x0, x1 = fig["layout"]["xaxis"]["range"]
+    assert x0 <= lat.min() and max(lat.max(), 0.010) <= x1
+
+
+def test_latency_histogram_zooms_on_frames_far_below_the_deadline(tmp_path):
+    """Issue 17: every frame at 2.6 ms on a 0–35 ms axis (33 ms deadline) drew invisible bars
+    and the deadline line of the histogram was labelled plotly's placeholder 'new text'."""
+    result = make_result(frames=30, deadline_s=0.0333)
+    result.frames["latency_s"] = 0.0026 + 1e-7 * np.arange(30) % 3   # 2.6 ms, three values
+    lat = result.frames["latency_s"].to_numpy()
+    fig = report_figures(write_run_report(result, tmp_path / "r.html").read_text())[
+        "fig-latency-distribution"]
+    layout = fig["layout"]
+    for axis in ("xaxis", "xaxis2"):
+        x0, x1 = layout[axis]["range"]
+        assert x0 <= lat.min() and lat.max() <= x1
+        assert x1 - x0 <= 2 * (lat.max() - lat.min()) + 0.2 * lat.max()  # zoomed on the data
+    hist = trace(fig, "stream 0")
+    assert hist["autobinx"] is False
+    assert hist["xbins"]["size"] == pytest.approx((x1 - x0) / 40)     # each bar 1/40 of the axis
+    texts = [a["text"] for a in layout["annotations"]]
+    assert "new text" not in texts and all(t.strip() for t in texts)
+    [note] = [t for t in texts if t.startswith("deadline")]
+    assert "33.3 ms" in note and "off the axis" in note
+    assert not [s for s in layout.get("shapes", []) if s["type"] == "line"]
+
+
+def test_gantt_opens_on_the_worst_frame_with_cores_in_order(tmp_path):
+    """Issue 17: layer bars a few µs long on a 1 s axis; rows core3, core1, core2, core0."""
+    result = make_result(frames=5)
+    cores = [f"core{c}" for c in (3, 1, 2, 0, 10)]
+    result.timeline = result.timeline.assign(resource=[cores[i % 5] for i in range(len(result.timeline))])
+    fig = report_figures(write_run_report(result, tmp_path / "r.html").read_text())["fig-gantt"]
+    y = fig["layout"]["yaxis"]
+    assert y["categoryorder"] == "array" and y["autorange"] == "reversed"
+    assert list(y["categoryarray"]) == ["core0", "core1", "core2", "core3", "core10", "stream 0 frames"]
+    worst = result.frames.loc[result.frames["latency_s"].idxmax()]
+    x0, x1 = fig["layout"]["xaxis"]["range"]
+    assert x0 < worst["arrival_s"] and worst["end_s"] < x1
+    assert x1 - x0 == pytest.approx(1.04 * worst["latency_s"])
+    assert fig["layout"]["xaxis"]["tickformat"] == "~s"
 
 
 def test_traffic_per_level(run_page):

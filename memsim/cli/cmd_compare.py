@@ -34,15 +34,11 @@ def compare_command(
         from memsim.report.png import require_browser
 
         require_browser()
-    console = Console(stderr=True)
-    show = not json_ and console.is_terminal
+    from memsim.cli.progress import progress_bar
 
-    def progress(i, n, name):
-        if show:
-            console.print(f"[{i + 1}/{n}] simulating {name} ...")
-
-    entries = compare_boards(network, hardware, deadline=deadline, dtype=dtype, batch=batch,
-                             frames=frames, progress=progress)
+    with progress_bar("simulating boards", enabled=not json_) as bar:
+        entries = compare_boards(network, hardware, deadline=deadline, dtype=dtype, batch=batch,
+                                 frames=frames, progress=(lambda i, n, _name: bar(i, n)) if bar else None)
     if report is not None:
         from memsim.report.compare import write_compare_report
 

@@ -88,29 +88,132 @@ def _row(summary: dict) -> dict:
     return {k: summary.get(k) for k in (*METRICS, "met")}
 
 
-def explain(path, frames: int | None = None, only: list[str] | None = None) -> dict:
-    """Run the baseline and every ablation of the scenario at ``path``; returns the explain JSON
-    (``baseline``: run summary, ``ablations``: one row per change with absolute values and
-    ``delta`` = ablation − baseline, ``fusion``: per layer pair decisions where fusion is on,
-    ``compression``: per compressed tensor sizes and ratios)."""
+def energy_split(result) -> tuple[dict, dict]:
+    """({level: bytes per frame}, {component: joules per frame}) of a ``Result``: the bytes moved
+    at each level and what each part of the energy model (MACs, each level, DRAM, static power)
+    contributes, per frame (the same terms as ``engine.collect._energy``)."""
+    from memsim.analysis.roofline import level_column
+
+    hw = result.scenario.hardware
+    layers = result.layers
+    n = max(1, len(result.frames))
+    traffic = {lvl.name: float(layers[level_column(lvl.name)].sum()) / n
+               for lvl in hw.memory.levels if level_column(lvl.name) in layers}
+    traffic["dram"] = float(layers["dram_bytes"].sum()) / n
+    energy = getattr(hw, "energy", None)
+    dtypes = {s.dtype for s in result.scenario.streams}
+    if energy is None or not dtypes <= set(energy.mac_pj) or len(dtypes) != 1:
+        return traffic, {}
+    pj = energy.access_pj_per_byte
+    split = {"MACs": float(layers["macs"].sum()) / n * float(energy.mac_pj[dtypes.pop()]) / 1e12}
+    split |= {name: b * float(pj.get(name, 0.0)) / 1e12 for name, b in traffic.items()}
+    static = float(getattr(energy, "static_w", None) or 0.0)
+    if static:
+        split["static"] = static * float((layers["end_s"] - layers["start_s"]).sum()) / n
+    return traffic, split
+
+
+def _measure(path, frames, overrides) -> dict:
+    """Simulate the scenario at ``path`` with ``overrides`` (None: the baseline); the explain
+    figures of it. Module-level so a worker process can run it."""
     from memsim.config import load_scenario
     from memsim.engine.run import simulate
+
+    scenario = _with_frames(load_scenario(path, overrides=overrides or None), frames)
+    result = simulate(scenario)
+    traffic, split = energy_split(result)
+    out = {"traffic_bytes": traffic, "energy_split_j": split}
+    if overrides is None:
+        out["json"] = {k: v for k, v in result.to_json().items() if k != "layers"}
+    else:
+        out["summary"] = _row(result.summary)
+    return out
+
+
+def _run_all(path, frames, jobs, workers: int, progress=None) -> list[dict]:
+    """``_measure`` every ``jobs`` entry (overrides), in order, on ``workers`` processes
+    (0: in this process). Every run is seeded by its scenario, so the results do not depend on
+    where it ran. ``progress(done, total)`` after each run."""
+    if workers <= 0 or len(jobs) <= 1:
+        out = []
+        for i, job in enumerate(jobs):
+            out.append(_measure(path, frames, job))
+            if progress:
+                progress(i + 1, len(jobs))
+        return out
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
+                                      else "spawn")
+    results: list = [None] * len(jobs)
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
+        futures = {pool.submit(_measure, path, frames, job): i for i, job in enumerate(jobs)}
+        for done, fut in enumerate(as_completed(futures), 1):
+            results[futures[fut]] = fut.result()
+            if progress:
+                progress(done, len(jobs))
+    return results
+
+
+def why(row: dict, base: dict) -> str | None:
+    """A sentence for an ablation whose energy moves against its latency (a buyer reads that
+    as a mistake): which energy terms changed, in the energy model's own terms; else None."""
+    d_lat, d_e = row["delta"].get("latency_s"), row["delta"].get("energy_j")
+    if d_lat is None or d_e is None or not base.get("latency_s") or not base.get("energy_j"):
+        return None
+    if abs(d_lat) < 0.005 * base["latency_s"] or abs(d_e) < 0.005 * base["energy_j"] \
+            or (d_lat > 0) == (d_e > 0):
+        return None
+    before, after = base.get("energy_split_j") or {}, row.get("energy_split_j") or {}
+    terms = sorted(((after.get(k, 0.0) - before.get(k, 0.0), k) for k in set(before) | set(after)),
+                   key=lambda t: -abs(t[0]))
+    moved = []
+    for dj, k in terms[:2]:
+        if abs(dj) < 0.1 * abs(d_e):
+            continue
+        db = (row["traffic_bytes"].get(k, 0.0) - base["traffic_bytes"].get(k, 0.0)) if k in row["traffic_bytes"] else None
+        what = f"{k} traffic {_signed_mib(db)}/frame" if db is not None else k
+        moved.append(f"{what} ({1e3 * dj:+.3g} mJ)")
+    static = "static" in before
+    return (f"{row['strategy']}: energy {100 * d_e / base['energy_j']:+.1f} % while latency "
+            f"{100 * d_lat / base['latency_s']:+.1f} % — " + (", ".join(moved) or "small changes spread over the levels")
+            + ". Energy here is MACs plus bytes moved at each level"
+            + (" plus static power × time" if static else " (this board has no static power figure, "
+               "so a slower run is not charged for its extra time)") + ".")
+
+
+def _signed_mib(b) -> str:
+    return f"{b / 2**20:+.3g} MiB"
+
+
+def explain(path, frames: int | None = None, only: list[str] | None = None, *,
+            workers: int = 0, progress=None) -> dict:
+    """Run the baseline and every ablation of the scenario at ``path``; returns the explain JSON
+    (``baseline``: run summary plus ``traffic_bytes`` and ``energy_split_j`` per frame,
+    ``ablations``: one row per change with absolute values, ``delta`` = ablation − baseline and
+    ``why`` when energy moves against latency, ``fusion``: per layer pair decisions where fusion
+    is on, ``compression``: per compressed tensor sizes and ratios). ``workers`` processes run
+    the simulations (0: this process; results are identical either way)."""
+    from memsim.config import load_scenario
     from memsim.prepare import prepare
 
     base = _with_frames(load_scenario(path), frames)
-    prepared = prepare(base)
-    result = simulate(base, prepared=prepared)
-    baseline = {k: v for k, v in result.to_json().items() if k != "layers"}
+    changes = [a for a in ablations(base) if not only or any(a[0].startswith(o) for o in only)]
+    measured = _run_all(path, frames, [None] + [o for _, _, o in changes], workers, progress)
+    first = measured[0]
+    baseline = {**first["json"], "traffic_bytes": first["traffic_bytes"],
+                "energy_split_j": first["energy_split_j"]}
     rows = []
-    for strategy, change, overrides in ablations(base):
-        if only and not any(strategy.startswith(o) for o in only):
-            continue
-        sc = _with_frames(load_scenario(path, overrides=overrides), frames)
-        summary = simulate(sc).summary
-        row = {"strategy": strategy, "change": change, **_row(summary)}
+    for (strategy, change, _), m in zip(changes, measured[1:]):
+        summary = m["summary"]
+        row = {"strategy": strategy, "change": change, **summary,
+               "traffic_bytes": m["traffic_bytes"], "energy_split_j": m["energy_split_j"]}
         row["delta"] = {k: (None if summary.get(k) is None or baseline.get(k) is None
                             else summary[k] - baseline[k]) for k in METRICS}
+        row["why"] = why(row, baseline)
         rows.append(row)
+    prepared = prepare(base)  # the fusion and compression rows read its mappings and graphs
     return {"baseline": baseline, "ablations": rows, "fusion": _fusion_rows(path, base, prepared),
             "compression": _compression_rows(base, prepared)}
 
@@ -170,13 +273,22 @@ def explain_command(
     only: Optional[list[str]] = typer.Option(None, "--only",
                                              help="Only ablations whose strategy starts with this."),
     json_: bool = typer.Option(False, "--json", help="Print one JSON object (DESIGN §9)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0,
+                                          help="Worker processes for the simulations (default: "
+                                               "CPU count; 0 runs in this process)."),
 ):
     """One-at-a-time ablation: what each strategy of the scenario buys."""
+    import os
+
     from rich.console import Console
 
     from memsim.cli.tables import Col, print_table
 
-    out = explain(scenario, frames, list(only or []))
+    from memsim.cli.progress import progress_bar
+
+    n = (os.cpu_count() or 1) if workers is None else workers
+    with progress_bar("simulating the baseline and each ablation", enabled=not json_) as bar:
+        out = explain(scenario, frames, list(only or []), workers=n, progress=bar)
     if json_:
         emit_json(out)
         return
@@ -187,15 +299,18 @@ def explain_command(
     rows = []
     for r in out["ablations"]:
         d = r["delta"]
-        rows.append([r["strategy"], r["change"], _fmt("latency_s", r["latency_s"]),
-                     _delta("latency_s", d["latency_s"], b["latency_s"]),
-                     _fmt("latency_p99_s", r["latency_p99_s"]), _fmt("dram_bytes", r["dram_bytes"]),
-                     _delta("dram_bytes", d["dram_bytes"], b["dram_bytes"]),
-                     _fmt("peak_activation_bytes", r["peak_activation_bytes"]),
-                     _fmt("energy_j", r["energy_j"])])
-    console = Console()
-    print_table(console, cols, rows, title=f"{b['name']}: strategies one at a time, DRAM per frame (baseline: "
-                f"{_fmt('latency_s', b['latency_s'])}, {'met' if b['met'] else 'missed'})")
+        table.add_row(r["strategy"], r["change"], _fmt("latency_s", r["latency_s"]),
+                      _delta("latency_s", d["latency_s"], b["latency_s"]),
+                      _fmt("latency_p99_s", r["latency_p99_s"]),
+                      _fmt("dram_bytes", r["dram_bytes"]),
+                      _delta("dram_bytes", d["dram_bytes"], b["dram_bytes"]),
+                      _fmt("peak_activation_bytes", r["peak_activation_bytes"]),
+                      _fmt("energy_j", r["energy_j"]))
+    console = Console(width=max(140, Console().width))
+    console.print(table)
+    for r in out["ablations"]:
+        if r.get("why"):
+            console.print(f"note: {r['why']}")
     fused = [f for f in out["fusion"] if f["fused"]]
     if out["fusion"]:
         console.print(f"fusion: {len(fused)} of {len(out['fusion'])} candidate layer pairs fit "

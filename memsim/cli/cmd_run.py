@@ -59,10 +59,11 @@ def run_command(
 def _simulate(model, console, json_: bool):
     """``simulate(model)`` with a progress bar on a terminal, else a wall-time estimate line for a
     long run (pipes, CI logs); nothing extra under ``--json``."""
+    from memsim.cli.progress import interactive
     from memsim.engine.run import simulate
 
     total = sum(s.frames for s in model.streams)
-    if json_ or total <= 1 or not console.is_terminal:
+    if json_ or total <= 1 or not interactive():  # a bar only for a person at a terminal
         from memsim.cli.estimate import FrameEstimate
 
         return simulate(model, progress=None if json_ or total <= 3 else FrameEstimate(total))

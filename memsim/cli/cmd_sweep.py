@@ -30,11 +30,14 @@ def sweep_command(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
 ) -> None:
     """Run every point of SPEC; points already stored under the sweep directory are skipped."""
+    from memsim.cli.progress import interactive
     from memsim.sweep.runner import run_sweep
 
     check_output_file(report, "--report")
+    # the bar only for a person at a terminal: never under --json, in a pipe or a CI log
     summary = run_sweep(spec, out, workers=workers, scheduler=scheduler, dask_local=dask_local,
-                        reuse=not no_reuse, progress=progress, retry_failed=retry_failed)
+                        reuse=not no_reuse, progress=progress and not as_json and interactive(),
+                        retry_failed=retry_failed)
     if report is not None:
         import pandas as pd
 

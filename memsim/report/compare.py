@@ -12,6 +12,7 @@ is ``fps = 1 / worst frame latency``; ``fps_per_dollar = fps / price_usd`` and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,41 +128,110 @@ def _ran(entries):
     return [e for e in entries if e.result is not None]
 
 
+#: assumed size of the plotting area (px) when labels are placed: the figure is 520 px high
+#: (``Figure.fragment``) and at least this wide on a laptop screen; a wider page only spreads
+#: the points further apart
+PLOT_W_PX, PLOT_H_PX = 900, 340
+LABEL_CHAR_PX, LABEL_H_PX, MARKER_PX = 6.6, 14.0, 7.0
+
+
+def _log_range(values, pad: float = 0.12) -> list[float]:
+    """A log10 axis range around ``values`` (plotly ranges of log axes are in log10 units)."""
+    lo, hi = math.log10(min(values)), math.log10(max(values))
+    span = max(hi - lo, 0.5)
+    return [lo - pad * span, hi + pad * span]
+
+
+def label_offsets(points, labels, width=PLOT_W_PX, height=PLOT_H_PX):
+    """Pixel offsets ``(ax, ay)`` for one label per point so that no two label boxes overlap,
+    no box covers a marker and every box stays inside the plot (greedy: each label takes the
+    first free spot among positions at growing distance; the last candidate when none is free).
+
+    ``points`` are pixel positions ``(x, y)`` (y grows downwards), ``labels`` the texts.
+    """
+    def box(cx, cy, w):
+        return (cx - w / 2, cy - LABEL_H_PX / 2, cx + w / 2, cy + LABEL_H_PX / 2)
+
+    def hits(a, b):
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+    markers = [(x - MARKER_PX, y - MARKER_PX, x + MARKER_PX, y + MARKER_PX) for x, y in points]
+    placed, out = [], [None] * len(points)
+    for i in sorted(range(len(points)), key=lambda k: points[k]):
+        x, y = points[i]
+        w = LABEL_CHAR_PX * len(labels[i]) + 6
+        side = w / 2 + MARKER_PX + 4
+        candidates = [(0, -18), (0, 18), (side, 0), (-side, 0), (side, -18), (-side, -18),
+                      (side, 18), (-side, 18), (0, -36), (0, 36), (side, -36), (-side, -36),
+                      (side, 36), (-side, 36), (0, -54), (0, 54)]
+        choice = candidates[0]
+        for dx, dy in candidates:
+            b = box(x + dx, y + dy, w)
+            if b[0] < 0 or b[2] > width or b[1] < 0 or b[3] > height:
+                continue
+            if any(hits(b, o) for o in placed) or any(hits(b, m) for m in markers):
+                continue
+            choice = (dx, dy)
+            break
+        placed.append(box(x + choice[0], y + choice[1], w))
+        out[i] = choice
+    return out
+
+
 def latency_price_figure(entries) -> Figure:
-    """Worst-frame latency against board price, with the deadline as a horizontal line."""
+    """Worst-frame latency against board price, with the deadline as a horizontal line; board
+    names are placed so they never overlap (``label_offsets``)."""
     fig = go.Figure()
     notes = []
+    placed = [e for e in _ran(entries) if e.price_usd is not None]
     for met, color, label in ((True, MET, "meets deadline"), (False, MISSED, "misses deadline")):
-        part = [e for e in _ran(entries) if bool(e.result.summary.get("met")) == met and e.price_usd is not None]
+        part = [e for e in placed if bool(e.result.summary.get("met")) == met]
         if not part:
             continue
         fig.add_scatter(x=[e.price_usd for e in part], y=[e.result.summary["latency_s"] for e in part],
-                        mode="markers+text", text=[text(e.hardware) for e in part],
-                        textposition="top center", marker={"color": color, "size": 12},
-                        name=label, hovertemplate="%{text}<br>$%{x}<br>%{y:.4s}s<extra></extra>")
+                        mode="markers", text=[text(e.hardware) for e in part],
+                        marker={"color": color, "size": 12}, name=label,
+                        hovertemplate="%{text}<br>$%{x}<br>%{y:.4s}s<extra></extra>")
+    deadlines = sorted({e.deadline_s for e in entries if e.deadline_s})
+    layout = {"xaxis": {"title": "price (USD)", "type": "log"},
+              "yaxis": {"title": "worst frame latency (s)", "type": "log", "exponentformat": "SI"},
+              "legend_title_text": ""}
+    if placed:
+        xs = [e.price_usd for e in placed]
+        ys = [e.result.summary["latency_s"] for e in placed] + deadlines
+        xr, yr = _log_range(xs), _log_range(ys)
+        layout["xaxis"]["range"], layout["yaxis"]["range"] = xr, yr
+        px = [((math.log10(e.price_usd) - xr[0]) / (xr[1] - xr[0]) * PLOT_W_PX,
+               (yr[1] - math.log10(e.result.summary["latency_s"])) / (yr[1] - yr[0]) * PLOT_H_PX)
+              for e in placed]
+        names = [str(e.hardware) for e in placed]
+        for e, (ax, ay) in zip(placed, label_offsets(px, names)):
+            fig.add_annotation(x=math.log10(e.price_usd), y=math.log10(e.result.summary["latency_s"]),
+                               text=text(e.hardware), ax=ax, ay=ay, showarrow=True, arrowhead=0,
+                               arrowwidth=1, arrowcolor="#888888", standoff=7, font={"size": 11})
     no_price = [e.hardware for e in _ran(entries) if e.price_usd is None]
     if no_price:
         notes.append("No price in the hardware file, so not placed: " + ", ".join(no_price) + ".")
     failed = [e.hardware for e in entries if e.result is None]
     if failed:
         notes.append("Could not run the workload (see the verdict table): " + ", ".join(failed) + ".")
-    deadlines = sorted({e.deadline_s for e in entries if e.deadline_s})
     for d in deadlines:
-        fig.add_hline(y=d, line_dash="dash", line_color=MISSED, annotation_text=f"deadline {fmt_s(d)}")
-    fig.update_layout(xaxis={"title": "price (USD)", "type": "log"},
-                      yaxis={"title": "worst frame latency (s)", "type": "log", "exponentformat": "SI"},
-                      legend_title_text="")
+        # a log axis places annotations at log10 of the value (add_hline's own label would not)
+        fig.add_hline(y=d, line_dash="dash", line_color=MISSED)
+        fig.add_annotation(xref="x domain", x=0.005, xanchor="left", y=math.log10(d), yanchor="top",
+                           text=f"deadline {fmt_s(d)}", showarrow=False, font={"color": MISSED})
+    fig.update_layout(**layout)
     cap = ("Each board at its price and worst frame latency (both log scales). Boards below the "
            "dashed deadline line meet it; the cheapest such board is the buy.")
     return Figure("fig-latency-price", "Latency vs price", fig, cap, notes)
 
 
-def breakdown_figure(entries) -> Figure:
-    """Per board: the worst frame's total compute time and stall per level (stacked)."""
+def breakdown_values(entries) -> tuple[list, dict[str, list[float]]]:
+    """(entries that ran, {component: seconds per board}) for the worst frame of each board:
+    compute of the busiest core and stall per level (0 where a board lacks the level)."""
     from memsim.report.run import worst_frame
 
     ran = _ran(entries)
-    boards = [text(e.hardware) for e in ran]
     keys = ["compute"]
     for e in ran:
         for c in e.result.layers.columns:
@@ -170,7 +240,6 @@ def breakdown_figure(entries) -> Figure:
                 if key not in keys:
                     keys.append(key)
     keys.append("stall (unattributed)")
-    # one value per board in every trace (0 for a level the board does not have)
     values = {k: [] for k in keys}
     for e in ran:
         layers, _ = worst_frame(e.result)
@@ -182,18 +251,48 @@ def breakdown_figure(entries) -> Figure:
             attributed += v
             values[k].append(v)
         values["stall (unattributed)"].append(max(0.0, float(layers["stall_s"].sum()) - attributed))
-    fig = go.Figure()
+    if not any(x > 1e-15 for x in values["stall (unattributed)"]):
+        del values["stall (unattributed)"]
+    return ran, values
+
+
+def breakdown_figure(entries) -> Figure:
+    """Per board, fastest first: the worst frame's layer time on a log axis (boards differ by
+    1000×) and, beside it, the share of that time spent computing and stalled at each level."""
+    ran, values = breakdown_values(entries)
+    totals = [sum(v[j] for v in values.values()) for j in range(len(ran))]
+    order = sorted(range(len(ran)), key=lambda j: totals[j])
+    boards = [text(ran[j].hardware) for j in order]
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
+                        column_widths=[0.45, 0.55],
+                        subplot_titles=("worst frame, time in layers (log scale)",
+                                        "where that time goes (% of it)"))
+    fig.add_trace(go.Bar(y=boards, x=[totals[j] for j in order], orientation="h",
+                         name="worst frame", showlegend=False,
+                         marker_color=[MET if ran[j].result.summary.get("met") else MISSED for j in order],
+                         hovertemplate="%{y}<br>%{x:.4s}s<extra></extra>"), row=1, col=1)
     for i, (k, v) in enumerate(values.items()):
-        if k == "stall (unattributed)" and not any(x > 1e-15 for x in v):
-            continue
-        fig.add_bar(x=boards, y=v, name=text(k), marker_color=COLORS[i % len(COLORS)])
+        share = [100.0 * v[j] / totals[j] if totals[j] > 0 else 0.0 for j in order]
+        fig.add_trace(go.Bar(y=boards, x=share, orientation="h", name=text(k),
+                             marker_color=COLORS[i % len(COLORS)],
+                             customdata=[v[j] for j in order],
+                             hovertemplate="%{y}<br>%{x:.1f} % (%{customdata:.4s}s)<extra>"
+                                           + text(k) + "</extra>"), row=1, col=2)
     for d in sorted({e.deadline_s for e in entries if e.deadline_s}):
-        fig.add_hline(y=d, line_dash="dash", line_color=MISSED, annotation_text=f"deadline {fmt_s(d)}")
-    fig.update_layout(barmode="stack", yaxis={"title": "time in the worst frame (s)",
-                                              "exponentformat": "SI", "ticksuffix": "s"},
-                      legend_title_text="")
-    cap = ("Where each board's worst frame goes: compute of the busiest core plus stall charged "
-           "to each memory level (level names are each board's own).")
+        fig.add_vline(x=d, line_dash="dash", line_color=MISSED, row=1, col=1)
+        fig.add_annotation(x=math.log10(d), xref="x", xanchor="left", yref="y domain", y=0.0,
+                           yanchor="bottom", text=f" deadline {fmt_s(d)}", showarrow=False,
+                           font={"color": MISSED})
+    fig.update_layout(barmode="stack", legend_title_text="", height=max(420, 60 + 34 * len(ran)))
+    scale = [t for t in totals if t > 0] + [e.deadline_s for e in entries if e.deadline_s]
+    fig.update_xaxes(type="log", title_text="seconds", tickformat="~s", ticksuffix="s", row=1, col=1,
+                     **({"range": _log_range(scale, 0.08)} if scale else {}))
+    fig.update_xaxes(range=[0, 100], title_text="% of the worst frame's layer time", row=1, col=2)
+    fig.update_yaxes(autorange="reversed", row=1, col=1)
+    cap = ("Boards fastest first. Left: the worst frame's time in layers (log scale, green meets "
+           "the deadline, red misses it). Right: its split into compute of the busiest core and "
+           "stall charged to each memory level (level names are each board's own); hover for "
+           "seconds.")
     return Figure("fig-breakdown", "Per-board breakdown", fig, cap)
 
 

@@ -74,3 +74,21 @@ def fmt_bw(value) -> str:
         if abs(value) >= scale:
             return f"{value / scale:.4g} {unit}"
     return f"{value:.4g} B/s"
+
+
+def binary_unit(max_bytes) -> tuple[str, int]:
+    """The binary unit ('B', 'KiB', 'MiB', 'GiB') and its size in bytes for an axis whose
+    largest value is ``max_bytes``, so the ticks read like the captions' ``fmt_bytes`` figures."""
+    value = float(max_bytes) if _finite(max_bytes) else 0.0
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if abs(value) >= scale:
+            return unit, scale
+    return "B", 1
+
+
+def natural_key(label: str):
+    """Sort key that orders 'core2' before 'core10' (digit runs compared as numbers)."""
+    import re
+
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.findall(r"\d+|\D+", str(label))]

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from memsim.analysis.roofline import hardware_roofline, intensity_range, layer_points, roof_curve
-from memsim.report.fmt import fmt_bw, fmt_bytes, fmt_j, fmt_num, fmt_s
+from memsim.report.fmt import binary_unit, fmt_bw, fmt_bytes, fmt_j, fmt_num, fmt_s, natural_key
 from memsim.report.html import Figure, Table, render, text, write_atomic
 
 #: most bars drawn in the Gantt chart; beyond it the earliest intervals are kept and a note says so
@@ -190,75 +190,132 @@ def gantt_figure(result) -> Figure:
                     name=label, marker_color=color, opacity=0.7,
                     hovertext=[f"frame {int(f)}" for f in part["frame"]],
                     hovertemplate="%{hovertext}<br>arrival %{base:.4s}s, latency %{x:.4s}s<extra></extra>")
-    fig.update_layout(barmode="overlay", xaxis={"title": "time (s)", "exponentformat": "SI",
-                                                "ticksuffix": "s"},
-                      yaxis={"title": "resource", "autorange": "reversed"}, legend_title_text="")
+    rows = sorted({str(r) for r in tl["resource"]}, key=natural_key)
+    rows += sorted({f"stream {int(s)} frames" for s in frames["stream"]}, key=natural_key)
+    window = gantt_window(result)
+    xaxis = {"title": "time (s)", "tickformat": "~s", "ticksuffix": "s"}
+    if window is not None:
+        xaxis["range"] = list(window)
+    fig.update_layout(barmode="overlay", xaxis=xaxis, legend_title_text="",
+                      yaxis={"title": "resource", "categoryorder": "array",
+                             "categoryarray": [text(r) for r in rows], "autorange": "reversed"})
+    _, which = worst_frame(result)
     cap = ("Each bar on a core row is the compute span of one layer on that core; bars on a "
-           "'frames' row run from a frame's arrival to its completion (green met, red missed).")
+           "'frames' row run from a frame's arrival to its completion (green met, red missed). "
+           + (f"The axis opens on the worst frame (stream {which.get('stream', 0)}, frame "
+              f"{which.get('frame', 0)}); zoom out (double-click) to see every frame."
+              if window is not None else ""))
     return Figure("fig-gantt", "Timeline per resource", fig, cap, notes)
 
 
+def gantt_window(result) -> tuple[float, float] | None:
+    """The time window the timeline opens on: the worst frame from arrival to completion,
+    padded by 2 % on each side (None without frames). Layers last micro- to milliseconds while
+    a run spans seconds, so the whole run would show every layer bar as a hairline."""
+    frames = result.frames
+    if frames.empty:
+        return None
+    row = frames.loc[frames["latency_s"].idxmax()]
+    start, end = float(row["arrival_s"]), float(row["end_s"])
+    pad = 0.02 * max(end - start, 1e-12)
+    return start - pad, end + pad
+
+
 def memory_figure(result) -> Figure:
-    """Planned activation footprint per execution step vs naive allocation and the lower bound."""
+    """Planned activation footprint per execution step vs naive allocation and the lower bound,
+    in the binary unit (KiB, MiB) the caption and every other table use."""
     mem = result.memory
     fig = go.Figure()
     streams = sorted(mem["stream"].unique()) if "stream" in mem else [0]
+    columns = [c for c in ("planned_bytes", "naive_bytes", "lower_bound_bytes", "arena_bytes") if c in mem]
+    unit, scale = binary_unit(mem[columns].to_numpy(float).max() if len(mem) and columns else 0)
+    lines = (("planned_bytes", "planned live bytes", {"shape": "hv"}, 0),
+             ("naive_bytes", "naive (no reuse)", {"dash": "dot"}, 3),
+             ("lower_bound_bytes", "lower bound (largest live set)", {"dash": "dash"}, 2),
+             ("arena_bytes", "planned arena", {"dash": "dashdot"}, 1))
     for i, stream in enumerate(streams):
         part = mem[mem["stream"] == stream] if "stream" in mem else mem
         steps = part["step"].to_numpy(int)
         hover = [text(n) for n in part["layer"]]
         suffix = f" (stream {int(stream)})" if len(streams) > 1 else ""
-        fig.add_scatter(x=steps, y=part["planned_bytes"].to_numpy(float), mode="lines",
-                        line={"shape": "hv", "color": COLORS[i % len(COLORS)]},
-                        name=f"planned live bytes{suffix}", hovertext=hover)
-        fig.add_scatter(x=steps, y=part["naive_bytes"].to_numpy(float), mode="lines",
-                        line={"dash": "dot", "color": COLORS[(i + 3) % len(COLORS)]},
-                        name=f"naive (no reuse){suffix}", hovertext=hover)
-        fig.add_scatter(x=steps, y=part["lower_bound_bytes"].to_numpy(float), mode="lines",
-                        line={"dash": "dash", "color": COLORS[(i + 2) % len(COLORS)]},
-                        name=f"lower bound (largest live set){suffix}", hovertext=hover)
-        if "arena_bytes" in part:
-            fig.add_scatter(x=steps, y=part["arena_bytes"].to_numpy(float), mode="lines",
-                            line={"dash": "dashdot", "color": COLORS[(i + 1) % len(COLORS)]},
-                            name=f"planned arena{suffix}", hovertext=hover)
-    fig.update_layout(xaxis_title="execution step (layer)", yaxis={"title": "activation bytes",
-                                                                   "exponentformat": "SI",
-                                                                   "ticksuffix": "B"},
+        for col, label, style, shift in lines:
+            if col not in part:
+                continue
+            fig.add_scatter(x=steps, y=part[col].to_numpy(float) / scale, mode="lines",
+                            line={**style, "color": COLORS[(i + shift) % len(COLORS)]},
+                            name=f"{label}{suffix}", hovertext=hover,
+                            hovertemplate=f"%{{hovertext}}<br>%{{y:.4g}} {unit}<extra></extra>")
+    fig.update_layout(xaxis_title="execution step (layer)",
+                      yaxis={"title": f"activation memory ({unit})", "rangemode": "tozero"},
                       legend_title_text="")
     s = result.summary
     cap = (f"Planned arena {fmt_bytes(s.get('peak_activation_bytes'))}, lower bound "
            f"{fmt_bytes(s.get('lower_bound_activation_bytes'))}, naive "
-           f"{fmt_bytes(s.get('naive_activation_bytes'))}. The solid line is the activation bytes "
-           "live at each step under the memory plan.")
+           f"{fmt_bytes(s.get('naive_activation_bytes'))}. The solid line is the activation memory "
+           f"live at each step under the memory plan ({unit} = {scale:,} bytes).")
     return Figure("fig-memory", "Activation memory over time", fig, cap)
+
+
+#: a deadline further right than this many × the worst latency is noted instead of drawn, so the
+#: histogram's bars keep a readable width
+DEADLINE_ON_SCALE = 1.5
+#: histogram bins across the plotted latency range
+HIST_BINS = 40
+
+
+def latency_range(latencies, deadlines) -> tuple[float, float, list[float]]:
+    """(x0, x1, deadlines drawn): a latency axis around the frames' latencies, padded so equal
+    latencies still make a visible bar, stretched to a deadline only when it is near the worst
+    frame (≤ ``DEADLINE_ON_SCALE`` × worst); deadlines further away are left off the axis."""
+    lo, hi = float(np.min(latencies)), float(np.max(latencies))
+    pad = max(0.15 * (hi - lo), 0.05 * abs(hi), 1e-12)
+    x0, x1 = max(0.0, lo - pad), hi + pad
+    shown = [d for d in deadlines if d <= DEADLINE_ON_SCALE * hi]
+    if shown:
+        x0, x1 = min(x0, min(shown) - pad), max(x1, max(shown) + pad)
+    return max(0.0, x0), x1, shown
 
 
 def latency_distribution_figure(result) -> Figure:
     """Histogram and empirical CDF of frame latencies with each stream's deadline."""
     frames = result.frames
     fig = make_subplots(rows=1, cols=2, subplot_titles=("histogram", "CDF"))
+    deadlines = sorted({float(d) for d in frames["deadline_s"].dropna()}) if len(frames) else []
+    notes = [] if deadlines else ["No stream has a deadline, so no deadline line is drawn."]
+    if frames.empty:
+        return Figure("fig-latency-distribution", "Frame latency distribution", fig,
+                      "No frames were simulated.", notes)
+    x0, x1, shown = latency_range(frames["latency_s"].to_numpy(float), deadlines)
+    bins = {"start": x0, "end": x1, "size": (x1 - x0) / HIST_BINS}
     for i, (stream, part) in enumerate(frames.groupby("stream", sort=True)):
         lat = np.sort(part["latency_s"].to_numpy(float))
         color = COLORS[i % len(COLORS)]
-        fig.add_trace(go.Histogram(x=lat, name=f"stream {int(stream)}", marker_color=color,
-                                   opacity=0.75, legendgroup=str(stream)), row=1, col=1)
+        fig.add_trace(go.Histogram(x=lat, xbins=bins, autobinx=False, name=f"stream {int(stream)}",
+                                   marker_color=color, opacity=0.75, legendgroup=str(stream)),
+                      row=1, col=1)
         cdf = np.arange(1, len(lat) + 1) / max(1, len(lat))
         fig.add_trace(go.Scatter(x=lat, y=cdf, mode="lines+markers", line={"shape": "hv", "color": color},
                                  name=f"stream {int(stream)} CDF", legendgroup=str(stream)), row=1, col=2)
-    deadlines = sorted({float(d) for d in frames["deadline_s"].dropna()}) if len(frames) else []
-    for d in deadlines:
-        for col in (1, 2):
-            fig.add_vline(x=d, line_dash="dash", line_color=MISSED, row=1, col=col,
-                          annotation_text=f"deadline {fmt_s(d)}" if col == 2 else None)
+    for d in shown:
+        fig.add_vline(x=d, line_dash="dash", line_color=MISSED, row=1, col=1)
+        fig.add_vline(x=d, line_dash="dash", line_color=MISSED, row=1, col=2,
+                      annotation_text=f"deadline {fmt_s(d)}", annotation_position="top left")
+    worst = float(frames["latency_s"].max())
+    for d in (d for d in deadlines if d not in shown):
+        fig.add_annotation(xref="paper", yref="paper", x=1.0, y=1.12, xanchor="right",
+                           showarrow=False, font={"color": MISSED},
+                           text=f"deadline {fmt_s(d)} is off the axis ({d / worst:.3g}× the worst frame) →")
+        notes.append(f"The deadline ({fmt_s(d)}) is {d / worst:.3g}× the worst frame latency, so "
+                     "the axes zoom on the latencies and name the deadline instead of drawing it.")
     fig.update_layout(barmode="overlay", legend_title_text="")
-    fig.update_xaxes(title_text="frame latency (s)", exponentformat="SI", ticksuffix="s")
+    fig.update_xaxes(title_text="frame latency (s)", tickformat="~s", ticksuffix="s",
+                     range=[x0, x1])
     fig.update_yaxes(title_text="frames", row=1, col=1)
     fig.update_yaxes(title_text="fraction of frames ≤ latency", range=[0, 1.05], row=1, col=2)
     s = result.summary
     cap = (f"{s.get('frames', len(frames))} frames; p50 {fmt_s(s.get('latency_p50_s'))}, p99 "
            f"{fmt_s(s.get('latency_p99_s'))}, worst {fmt_s(s.get('latency_s'))}. Latency runs "
            "from a frame's arrival to its completion; the dashed line is the deadline.")
-    notes = [] if deadlines else ["No stream has a deadline, so no deadline line is drawn."]
     return Figure("fig-latency-distribution", "Frame latency distribution", fig, cap, notes)
 
 
