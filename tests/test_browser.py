@@ -204,7 +204,7 @@ def test_run_report_figures_are_readable_on_screen(browser, tmp_path):
 def test_compare_report_labels_do_not_overlap_on_screen(browser, tmp_path):
     """Issue 17: 'latency vs price' labels overlapped and the breakdown showed only the slowest
     board; check in the rendered page: label boxes disjoint, every board's bar visible."""
-    from memsim.config.loader import load_hardware
+    from memsim.config import load_hardware
     from memsim.report.compare import CompareEntry
     from test_compare import HW
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -185,9 +186,13 @@ def test_sweep_bar_hidden_under_json_and_in_pipes(monkeypatch):
     seen = []
     summary = {"points": 0, "done": 0, "failed": 0, "skipped": 0, "results": "r.parquet",
                "pareto": [], "feasible": 0, "name": "s"}
+    import memsim.cli.cmd_sweep as cmd_sweep
+
     monkeypatch.setattr(runner, "run_sweep", lambda *a, **k: seen.append(k["progress"]) or summary)
+    monkeypatch.setattr(cmd_sweep, "print_front", lambda *a, **k: None)  # no results to read
     for tty, extra, want in ((False, [], False), (True, ["--json"], False), (True, [], True)):
         monkeypatch.setattr(progress, "interactive", lambda tty=tty: tty)
-        res = CliRunner().invoke(app, ["sweep", "spec.yaml", *extra])
+        spec = Path(__file__).resolve().parents[1] / "configs/sweeps/kws-mcu.yaml"
+        res = CliRunner().invoke(app, ["sweep", str(spec), *extra])  # run_sweep is stubbed
         assert res.exit_code == 0, res.output
         assert seen[-1] is want

@@ -282,9 +282,8 @@ def explain_command(
 
     from rich.console import Console
 
-    from memsim.cli.tables import Col, print_table
-
     from memsim.cli.progress import progress_bar
+    from memsim.cli.tables import Col, print_table
 
     n = (os.cpu_count() or 1) if workers is None else workers
     with progress_bar("simulating the baseline and each ablation", enabled=not json_) as bar:
@@ -299,15 +298,15 @@ def explain_command(
     rows = []
     for r in out["ablations"]:
         d = r["delta"]
-        table.add_row(r["strategy"], r["change"], _fmt("latency_s", r["latency_s"]),
-                      _delta("latency_s", d["latency_s"], b["latency_s"]),
-                      _fmt("latency_p99_s", r["latency_p99_s"]),
-                      _fmt("dram_bytes", r["dram_bytes"]),
-                      _delta("dram_bytes", d["dram_bytes"], b["dram_bytes"]),
-                      _fmt("peak_activation_bytes", r["peak_activation_bytes"]),
-                      _fmt("energy_j", r["energy_j"]))
-    console = Console(width=max(140, Console().width))
-    console.print(table)
+        rows.append([r["strategy"], r["change"], _fmt("latency_s", r["latency_s"]),
+                     _delta("latency_s", d["latency_s"], b["latency_s"]),
+                     _fmt("latency_p99_s", r["latency_p99_s"]), _fmt("dram_bytes", r["dram_bytes"]),
+                     _delta("dram_bytes", d["dram_bytes"], b["dram_bytes"]),
+                     _fmt("peak_activation_bytes", r["peak_activation_bytes"]),
+                     _fmt("energy_j", r["energy_j"])])
+    console = Console()
+    print_table(console, cols, rows, title=f"{b['name']}: strategies one at a time, DRAM per frame (baseline: "
+                f"{_fmt('latency_s', b['latency_s'])}, {'met' if b['met'] else 'missed'})")
     for r in out["ablations"]:
         if r.get("why"):
             console.print(f"note: {r['why']}")
