@@ -23,6 +23,7 @@ from memsim.engine.pipeline import LayerPlan, Runner
 from memsim.engine.residency import host_io, resident_ranges
 from memsim.engine.system import System
 from memsim.engine.traffic import background_process
+from memsim.runtime import apply as runtime_apply, settings_for
 
 # Streams live 2^34 lines (1 TiB at 64 B lines) apart, so they never alias in the caches.
 STREAM_LINE_STRIDE = 1 << 34
@@ -136,6 +137,9 @@ def simulate(scenario, *, progress=None, tables: bool = True):
     strategies = scenario.strategies
     seeds = np.random.SeedSequence(scenario.seed).spawn(3 + len(scenario.streams))
     prepared = [prepare_stream(s, hw, strategies, scenario.seed) for s in scenario.streams]
+    # the runtime stage: what the software stack executes of each stream's mappings
+    prepared = [(g, p, runtime_apply(m, g, hw, settings_for(s, hw, scenario.runtime, scenario.unit)))
+                for s, (g, p, m) in zip(scenario.streams, prepared)]
     check_feasible(scenario, [(g, p) for g, p, _ in prepared])
 
     resident = resident_ranges(hw, [p for _, p, _ in prepared])
@@ -194,7 +198,7 @@ def _run(scenario, prepared, resident, seeds, progress, lazy_refresh: bool, buil
         layers = [LayerPlan(name=m.op.name, op=m.op.kind, macs=int(m.macs), target=m.target_level,
                             tiles=memo.tiles(id(m), m), utilisation=float(m.utilisation),
                             extra_cycles_per_tile=float(getattr(m, "extra_cycles_per_tile", 0.0)),
-                            onchip_lines=onchip)
+                            onchip_lines=onchip, fixed_ps=int(getattr(m, "fixed_ps", 0)))
                   for m in mappings]
         if layers:
             host_in, host_out = host_io(hw, graph, plan, onchip)

@@ -1,0 +1,22 @@
+"""memsim.runtime — what the software stack executes, between mapping and engine.
+
+``apply(mappings, graph, hardware, settings) -> mappings`` is the stage's one entry point
+(docs/architecture.md "memsim.runtime", docs/model.md "Runtime model"); ``settings_for(stream,
+hardware, runtime, unit)`` builds a stream's :class:`RuntimeSettings`. The pure pieces:
+``algorithms`` (convolution algorithms and their counts), ``overheads`` (fixed costs, barriers,
+GPU waves), ``profiles`` (the runtimes' mechanism parameters and their sources), ``calibrate``
+(fitting a profile's free parameters to measurements).
+"""
+
+from memsim.runtime.apply import (Decision, RuntimeLayer, RuntimeSettings, apply, fused_ops,
+                                  settings_for)
+from memsim.runtime.profiles import DEFAULT_RUNTIME, KERNELS, PROFILES, RuntimeProfile, get_profile
+
+__all__ = ["Decision", "RuntimeLayer", "RuntimeSettings", "apply", "fused_ops", "settings_for",
+           "DEFAULT_RUNTIME", "KERNELS", "PROFILES", "RuntimeProfile", "get_profile",
+           "scenario_supports_runtime"]
+
+
+def scenario_supports_runtime() -> bool:
+    """True: scenarios take ``runtime``, ``unit`` and per-stream ``threads``."""
+    return True

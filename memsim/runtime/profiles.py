@@ -1,0 +1,148 @@
+"""Runtime profiles: what each inference runtime executes and what it costs besides the math.
+
+A :class:`RuntimeProfile` is a handful of mechanism parameters (never per-network factors):
+which convolution algorithms the runtime has, which ops it fuses, the fraction of the unit's
+peak MAC rate each kernel class achieves, fixed costs per executed op and per thread barrier,
+whether GPU work is quantised in SM waves, and whether a systolic NPU packs depthwise channels
+across its columns. Every default cites its source in a comment and in docs/model.md
+("Runtime model"); values marked *estimate* are the free parameters ``memsim calibrate`` fits.
+
+``generic`` is memsim's behaviour before the runtime stage (direct convolution at the mapper's
+lane utilisation, no fusion, no fixed costs): it leaves the mappings untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+#: Kernel classes an efficiency applies to (memsim.runtime.algorithms names them).
+KERNELS = ("gemm", "winograd", "direct", "depthwise", "elementwise")
+#: Execution units a board may have.
+UNITS = ("cpu", "gpu", "npu")
+#: Elementwise ops a runtime fuses into the producing conv/GEMM as its epilogue.
+ACTIVATIONS = ("relu", "relu6", "silu", "swish", "sigmoid", "hardswish", "hard_swish",
+               "hardsigmoid", "gelu", "tanh", "clip", "leaky_relu", "bias")
+
+
+@dataclass(frozen=True)
+class RuntimeProfile:
+    """One runtime's mechanism parameters (see the module docstring).
+
+    ``efficiency[k]``: fraction of the mapper's compute rate kernel class ``k`` sustains (1.0:
+    the mapper's lane-utilisation model as is). ``op_overhead_s``: fixed time per executed op
+    (CPU dispatch, GPU kernel launch and synchronisation, NPU per-layer setup). ``barrier_s``:
+    one synchronisation step of a tree barrier; a layer on ``N`` threads pays
+    ``barrier_s·ceil(log2 N)`` (none on one thread). ``gpu_block``: output tile of one GPU
+    thread block (rows × cols of the GEMM view) for SM wave quantisation, None: no waves.
+    ``winograd_tiles``: the F(m,3) variants the runtime has. ``fuse``: activation epilogues
+    fused; ``fuse_add``: residual adds fused too (TensorRT). ``tensor_cores=False``: a GPU
+    runtime whose kernels run on the vector (CUDA) cores, at the fp32 rate.
+    """
+
+    name: str
+    unit: str
+    efficiency: dict = field(default_factory=lambda: {k: 1.0 for k in KERNELS})
+    op_overhead_s: float = 0.0
+    barrier_s: float = 0.0
+    winograd_tiles: tuple[int, ...] = ()
+    winograd_min_channels: int = 16
+    im2col: bool = False
+    fuse: bool = False
+    fuse_add: bool = False
+    gpu_block: tuple[int, int] | None = None
+    depthwise_packed: bool = False
+    tensor_cores: bool = True
+
+    @property
+    def is_identity(self) -> bool:
+        """True when applying the profile changes nothing (``generic`` with zero overheads)."""
+        return (all(self.efficiency.get(k, 1.0) == 1.0 for k in KERNELS)
+                and self.op_overhead_s == 0.0 and self.barrier_s == 0.0
+                and not self.winograd_tiles and not self.im2col and not self.fuse
+                and not self.fuse_add and self.gpu_block is None and not self.depthwise_packed
+                and self.tensor_cores)
+
+    def with_params(self, params: dict) -> "RuntimeProfile":
+        """A copy with calibrated values: ``op_overhead_s``, ``barrier_s`` and
+        ``efficiency_<kernel>`` keys (other keys are ignored here)."""
+        eff = dict(self.efficiency)
+        for k in KERNELS:
+            if f"efficiency_{k}" in params:
+                eff[k] = float(params[f"efficiency_{k}"])
+        return replace(self, efficiency=eff,
+                       op_overhead_s=float(params.get("op_overhead_s", self.op_overhead_s)),
+                       barrier_s=float(params.get("barrier_s", self.barrier_s)))
+
+
+def _eff(gemm, winograd, direct, depthwise, elementwise) -> dict:
+    return {"gemm": gemm, "winograd": winograd, "direct": direct, "depthwise": depthwise,
+            "elementwise": elementwise}
+
+
+PROFILES: dict[str, dict[str, RuntimeProfile]] = {
+    "generic": {u: RuntimeProfile("generic", u) for u in UNITS},
+    "ncnn": {
+        # Tencent ncnn, arm NEON kernels. Algorithms: src/layer/arm/convolution_arm.cpp picks
+        # Winograd F(6,3)/F(4,3)/F(2,3) for 3x3 s1 convs and packed sgemm (im2col) otherwise;
+        # conv+activation fused (src/net.cpp fusion passes, tools/ncnnoptimize). Packed GEMM
+        # on NEON sustains ~0.8 of peak (Goto & van de Geijn, ACM TOMS 2008: ~90 % for
+        # register-blocked GEMM; estimate 0.8 with packing and edges); depthwise 3x3 is
+        # load-bound (one window load per 9 MACs, little register reuse): estimate 0.35
+        # (Zhang, Lo & Lu, AAAI 2020: depthwise kernels of mobile frameworks run far below
+        # peak). Per op 5 µs: layer dispatch, blob allocation, the OpenMP parallel region
+        # (estimate; EPCC syncbench, Bull 1999: fork-join 1-10 µs on 4-16 cores); barrier
+        # 2 µs per tree level (estimate, EPCC).
+        "cpu": RuntimeProfile("ncnn", "cpu", _eff(0.8, 0.7, 0.5, 0.35, 1.0),
+                              op_overhead_s=5e-6, barrier_s=2e-6, winograd_tiles=(2, 4, 6),
+                              im2col=True, fuse=True),
+        # ncnn Vulkan: compute shaders on the CUDA cores (no tensor cores in 2022 builds; fp16
+        # storage/arithmetic); GA10x runs non-tensor fp16 at the fp32 rate (NVIDIA Ampere GA102
+        # whitepaper, peak FP16 non-tensor = FP32). One dispatch plus a pipeline barrier per
+        # layer: 30 µs (estimate); shader GEMM 0.5 of the CUDA-core peak (estimate).
+        "gpu": RuntimeProfile("ncnn", "gpu", _eff(0.5, 0.5, 0.5, 0.3, 1.0),
+                              op_overhead_s=30e-6, winograd_tiles=(2, 4), im2col=True,
+                              fuse=True, gpu_block=(64, 64), tensor_cores=False),
+    },
+    # XNNPACK (TFLite's CPU delegate): indirect-GEMM convolutions, no Winograd (Dukhan, "The
+    # indirect convolution algorithm", arXiv:1907.02129), fused activations; pthreadpool
+    # dispatch a few µs per op (estimate).
+    "xnnpack": {"cpu": RuntimeProfile("xnnpack", "cpu", _eff(0.8, 0.8, 0.8, 0.4, 1.0),
+                                      op_overhead_s=3e-6, barrier_s=2e-6, fuse=True)},
+    # TFLite Micro / CMSIS-NN class MCU kernels (X-CUBE-AI is of the same class): direct
+    # kernels on one core; interpreter dispatch ~20 µs per op (estimate; CMSIS-NN, Lai, Suda &
+    # Chandra, arXiv:1801.06601); depthwise at 0.5 of the SMLAD rate (estimate).
+    "tflite-micro": {"cpu": RuntimeProfile("tflite-micro", "cpu",
+                                           _eff(1.0, 1.0, 1.0, 0.5, 1.0),
+                                           op_overhead_s=20e-6, fuse=True)},
+    # NVIDIA TensorRT: vertical (conv+bias+act) and residual-add fusion (TensorRT Developer
+    # Guide, "Layer Fusion"); one kernel launch per fused layer, 5 µs each at batch 1 with
+    # synchronisation (estimate; CUDA C Best Practices Guide: launch overheads of µs);
+    # 128x128 thread-block tiles quantised in waves over the SMs (NVIDIA "Matrix
+    # Multiplication Background" guide, "wave quantization"); tensor-core GEMM at 0.7 of peak
+    # (estimate).
+    "tensorrt": {"gpu": RuntimeProfile("tensorrt", "gpu", _eff(0.7, 0.7, 0.7, 0.3, 1.0),
+                                       op_overhead_s=5e-6, fuse=True, fuse_add=True,
+                                       gpu_block=(128, 128))},
+    # Coral Edge TPU (libedgetpu): depthwise channels mapped across the array columns (one
+    # channel per column, the window on the rows) instead of one channel at a time; per-layer
+    # instruction setup 10 µs (estimate); activations fused (TFLite int8 ops).
+    "edgetpu": {"npu": RuntimeProfile("edgetpu", "npu", op_overhead_s=10e-6, fuse=True,
+                                      depthwise_packed=True)},
+    # Rockchip RKNN: NPU runtime, the same depthwise packing; per-layer setup 20 µs (estimate).
+    "rknn": {"npu": RuntimeProfile("rknn", "npu", op_overhead_s=20e-6, fuse=True,
+                                   fuse_add=True, depthwise_packed=True)},
+}
+
+#: Runtime assumed per unit kind when neither the scenario nor the preset names one.
+DEFAULT_RUNTIME = {"cpu": "ncnn", "gpu": "tensorrt", "npu": "edgetpu"}
+
+
+def get_profile(name: str, unit: str) -> RuntimeProfile:
+    """The profile of runtime ``name`` on a ``unit``; ``KeyError`` naming what exists."""
+    if name not in PROFILES:
+        raise KeyError(f"unknown runtime {name!r} (known: {', '.join(PROFILES)})")
+    units = PROFILES[name]
+    if unit not in units:
+        raise KeyError(f"runtime {name!r} does not run on a {unit} (it runs on: "
+                       f"{', '.join(units)})")
+    return units[unit]
