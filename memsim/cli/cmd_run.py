@@ -39,6 +39,10 @@ def print_verdict(result, console) -> None:
     for key, text in (("latency_s", "worst frame latency"), ("latency_p50_s", "p50"),
                       ("latency_p99_s", "p99"), ("deadline_s", "deadline"), ("slack_s", "slack")):
         head.add_row(text, _fmt_s(s.get(key)))
+    if s.get("runtime"):
+        threads = ", ".join(str(t) for t in s.get("threads") or [])
+        head.add_row("assumed", f"runtime {s['runtime']} on the {s.get('unit')} ({threads} threads)"
+                     + (f"; calibrated: {s['calibrated']}" if s.get("calibrated") else "; uncalibrated"))
     head.add_row("miss rate", f"{100 * s['miss_rate']:.1f} % of {s['frames']} frames")
     head.add_row("DRAM traffic / frame", _fmt_bytes(s["dram_bytes"]))
     head.add_row("activation arena (lower bound)",

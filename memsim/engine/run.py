@@ -138,8 +138,9 @@ def simulate(scenario, *, progress=None, tables: bool = True):
     seeds = np.random.SeedSequence(scenario.seed).spawn(3 + len(scenario.streams))
     prepared = [prepare_stream(s, hw, strategies, scenario.seed) for s in scenario.streams]
     # the runtime stage: what the software stack executes of each stream's mappings
-    prepared = [(g, p, runtime_apply(m, g, hw, settings_for(s, hw, scenario.runtime, scenario.unit)))
-                for s, (g, p, m) in zip(scenario.streams, prepared)]
+    settings = [settings_for(s, hw, scenario.runtime, scenario.unit) for s in scenario.streams]
+    prepared = [(g, p, runtime_apply(m, g, hw, rt))
+                for rt, (g, p, m) in zip(settings, prepared)]
     check_feasible(scenario, [(g, p) for g, p, _ in prepared])
 
     resident = resident_ranges(hw, [p for _, p, _ in prepared])
@@ -157,11 +158,25 @@ def simulate(scenario, *, progress=None, tables: bool = True):
         runner, system = _run(scenario, prepared, resident, seeds, progress, False, [])
     background_bytes = sum(c.get("bytes", 0) for c in system.background_counters)
     extra = {"background_bytes": int(background_bytes), "events": int(runner.events_tiles),
-             "fits_in_memory": True, "hardware": hw.name}
+             "fits_in_memory": True, "hardware": hw.name, **runtime_summary(hw, settings)}
     dtypes = {i: s.dtype for i, s in enumerate(scenario.streams)}
     resolved = _resolved(scenario) if tables else {}
     return build_result(scenario.name, runner, hw, [(p, g) for g, p, _ in prepared], dtypes,
                         scenario=scenario, resolved=resolved, extra_summary=extra, tables=tables)
+
+
+def runtime_summary(hw, settings) -> dict:
+    """Summary keys saying what was assumed: ``runtime``, ``unit``, ``threads`` (per stream)
+    and ``calibrated`` (a description of the preset's calibration, or None)."""
+    cal = getattr(hw, "calibration", None)
+    used = cal is not None and any(rt.params for rt in settings)
+    text = None
+    if used:
+        loo = f", leave-one-out median error {cal.loo_median_error:.2f}x" if cal.loo_median_error else ""
+        text = f"{cal.runtime} on {cal.unit} fitted to {cal.rows} measurements{loo}"
+    return {"runtime": settings[0].runtime if settings else None,
+            "unit": settings[0].unit if settings else None,
+            "threads": [rt.threads for rt in settings], "calibrated": text}
 
 
 def _refresh_hazard(system) -> bool:

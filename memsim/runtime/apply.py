@@ -79,12 +79,13 @@ def settings_for(stream, hardware, runtime: str | None, unit: str | None) -> Run
     """Settings of ``stream`` on ``hardware``: the scenario's runtime, else the preset's, else
     the unit kind's default; threads from the stream (``threads``, else its ``cores``, else
     every core); calibrated parameters when the preset was calibrated for this runtime."""
-    unit = unit or getattr(hardware, "unit", None) or "cpu"
+    unit = unit or hardware.unit_kind
     name = runtime or getattr(hardware, "runtime", None) or DEFAULT_RUNTIME.get(unit, "generic")
     threads = getattr(stream, "threads", None) or (len(stream.cores) if stream.cores else
                                                    hardware.compute.cores)
     cal = getattr(hardware, "calibration", None)
-    params = dict(cal.params) if cal is not None and cal.runtime == name else {}
+    params = (dict(cal.params) if cal is not None and cal.runtime == name and cal.unit == unit
+              else {})
     return RuntimeSettings(name, unit, int(threads), params)
 
 
@@ -149,10 +150,24 @@ def decide(m, graph, hardware, prof: RuntimeProfile, threads: int) -> Decision:
         scale *= _packed_depthwise_ratio(m, comp)
     if comp.kind == "simd" and prof.unit == "gpu":
         scale *= _gpu_factor(m, comp, prof)
+    if comp.kind == "simd" and prof.register_block and comp.loop_overhead_cycles:
+        scale *= register_block_ratio(comp.loop_overhead_cycles, _temporal(m), prof.register_block)
     bits = dtype_bits(graph.tensors[op.outputs[0]].dtype) if op.outputs else 8
     extra = int(math.ceil(2 * alg.extra_elements * bits / 8))  # written once, read once
     fixed = layer_fixed_s(prof.op_overhead_s, threads, prof.barrier_s)
     return Decision(alg.name, alg.kernel, scale, fixed, extra)
+
+
+def register_block_ratio(loop_overhead: float, temporal: int, block: int) -> float:
+    """``(1 + lo/block) / (1 + lo/temporal)``: SIMD cycles per vector MAC of a kernel paying
+    loop control once per ``block`` MACs over the mapper's once per ``temporal`` (DESIGN §4's
+    ``iters + loop_overhead·iters/temporal``)."""
+    return (1 + loop_overhead / block) / (1 + loop_overhead / max(1, temporal))
+
+
+def _temporal(m) -> int:
+    spill = getattr(m, "spill", None)
+    return int(spill[2]) if spill else 1
 
 
 def _packed_depthwise_ratio(m, comp) -> float:

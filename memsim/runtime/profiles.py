@@ -37,6 +37,9 @@ class RuntimeProfile:
     ``winograd_tiles``: the F(m,3) variants the runtime has. ``fuse``: activation epilogues
     fused; ``fuse_add``: residual adds fused too (TensorRT). ``tensor_cores=False``: a GPU
     runtime whose kernels run on the vector (CUDA) cores, at the fp32 rate.
+    ``register_block``: vector MACs per loop iteration of the runtime's hand-written kernels
+    (its micro-kernel's accumulators); the unit's ``loop_overhead`` is paid once per block
+    instead of per the mapper's temporal unroll (0: keep the mapper's).
     """
 
     name: str
@@ -52,6 +55,7 @@ class RuntimeProfile:
     gpu_block: tuple[int, int] | None = None
     depthwise_packed: bool = False
     tensor_cores: bool = True
+    register_block: int = 0
 
     @property
     def is_identity(self) -> bool:
@@ -60,7 +64,7 @@ class RuntimeProfile:
                 and self.op_overhead_s == 0.0 and self.barrier_s == 0.0
                 and not self.winograd_tiles and not self.im2col and not self.fuse
                 and not self.fuse_add and self.gpu_block is None and not self.depthwise_packed
-                and self.tensor_cores)
+                and self.tensor_cores and not self.register_block)
 
     def with_params(self, params: dict) -> "RuntimeProfile":
         """A copy with calibrated values: ``op_overhead_s``, ``barrier_s`` and
@@ -91,10 +95,12 @@ PROFILES: dict[str, dict[str, RuntimeProfile]] = {
         # (Zhang, Lo & Lu, AAAI 2020: depthwise kernels of mobile frameworks run far below
         # peak). Per op 5 µs: layer dispatch, blob allocation, the OpenMP parallel region
         # (estimate; EPCC syncbench, Bull 1999: fork-join 1-10 µs on 4-16 cores); barrier
-        # 2 µs per tree level (estimate, EPCC).
+        # 2 µs per tree level (estimate, EPCC). Register blocking: the aarch64 sgemm
+        # micro-kernel keeps an 8x12 output block in 24 NEON accumulators (ncnn
+        # src/layer/arm/convolution_sgemm.h), so loop control is paid once per >= 8 vector MACs.
         "cpu": RuntimeProfile("ncnn", "cpu", _eff(0.8, 0.7, 0.5, 0.35, 1.0),
                               op_overhead_s=5e-6, barrier_s=2e-6, winograd_tiles=(2, 4, 6),
-                              im2col=True, fuse=True),
+                              im2col=True, fuse=True, register_block=8),
         # ncnn Vulkan: compute shaders on the CUDA cores (no tensor cores in 2022 builds; fp16
         # storage/arithmetic); GA10x runs non-tensor fp16 at the fp32 rate (NVIDIA Ampere GA102
         # whitepaper, peak FP16 non-tensor = FP32). One dispatch plus a pipeline barrier per
@@ -106,14 +112,17 @@ PROFILES: dict[str, dict[str, RuntimeProfile]] = {
     # XNNPACK (TFLite's CPU delegate): indirect-GEMM convolutions, no Winograd (Dukhan, "The
     # indirect convolution algorithm", arXiv:1907.02129), fused activations; pthreadpool
     # dispatch a few µs per op (estimate).
+    # Micro-kernels of 4x8 to 6x8 outputs (XNNPACK src/f32-gemm/): register block 8.
     "xnnpack": {"cpu": RuntimeProfile("xnnpack", "cpu", _eff(0.8, 0.8, 0.8, 0.4, 1.0),
-                                      op_overhead_s=3e-6, barrier_s=2e-6, fuse=True)},
+                                      op_overhead_s=3e-6, barrier_s=2e-6, fuse=True,
+                                      register_block=8)},
     # TFLite Micro / CMSIS-NN class MCU kernels (X-CUBE-AI is of the same class): direct
     # kernels on one core; interpreter dispatch ~20 µs per op (estimate; CMSIS-NN, Lai, Suda &
     # Chandra, arXiv:1801.06601); depthwise at 0.5 of the SMLAD rate (estimate).
+    # CMSIS-NN's mat-mult kernels compute 2 rows x 2 columns per loop (register block 4).
     "tflite-micro": {"cpu": RuntimeProfile("tflite-micro", "cpu",
                                            _eff(1.0, 1.0, 1.0, 0.5, 1.0),
-                                           op_overhead_s=20e-6, fuse=True)},
+                                           op_overhead_s=20e-6, fuse=True, register_block=4)},
     # NVIDIA TensorRT: vertical (conv+bias+act) and residual-add fusion (TensorRT Developer
     # Guide, "Layer Fusion"); one kernel launch per fused layer, 5 µs each at batch 1 with
     # synchronisation (estimate; CUDA C Best Practices Guide: launch overheads of µs);
