@@ -47,9 +47,7 @@ def context_of(measurements, hardware, runtime: str | None, unit: str | None, pa
                              f"{', '.join(hardware.unit_kinds())})", field="unit", path=path,
                              line=m.line)
         view = hardware.for_unit(u)
-        from memsim.runtime.profiles import DEFAULT_RUNTIME
-
-        r = m.runtime or runtime or view.runtime or DEFAULT_RUNTIME[u]
+        r = m.runtime or runtime or view.runtime or "generic"
         try:
             get_profile(r, u)
         except KeyError as exc:

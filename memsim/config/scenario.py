@@ -115,8 +115,8 @@ class Scenario(ConfigModel):
 
     ``unit`` picks the board's execution unit (``cpu | gpu | npu``; None: the preset's top-level
     one): ``hardware`` is then the board seen from that unit (``Hardware.for_unit``).
-    ``runtime`` names the software stack (docs/model.md "Runtime model"; None: the unit's
-    preset default, else ncnn on CPUs, tensorrt on GPUs, edgetpu on NPUs).
+    ``runtime`` names the software stack (docs/model.md "Runtime model"; None: the preset's
+    ``runtime`` for that unit, else ``generic``).
     """
 
     _provenance: ClassVar[frozenset[str]] = frozenset({"hardware_path", "source_path"})

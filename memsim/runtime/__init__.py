@@ -10,10 +10,10 @@ GPU waves), ``profiles`` (the runtimes' mechanism parameters and their sources),
 
 from memsim.runtime.apply import (Decision, RuntimeLayer, RuntimeSettings, apply, fused_ops,
                                   settings_for)
-from memsim.runtime.profiles import DEFAULT_RUNTIME, KERNELS, PROFILES, RuntimeProfile, get_profile
+from memsim.runtime.profiles import KERNELS, PROFILES, RuntimeProfile, get_profile
 
 __all__ = ["Decision", "RuntimeLayer", "RuntimeSettings", "apply", "fused_ops", "settings_for",
-           "DEFAULT_RUNTIME", "KERNELS", "PROFILES", "RuntimeProfile", "get_profile",
+           "KERNELS", "PROFILES", "RuntimeProfile", "get_profile",
            "scenario_supports_runtime"]
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from memsim.mapping.compute import GemmShape, gemm_shape_of, systolic_cycles
 from memsim.runtime.algorithms import Algorithm, choose_conv, conv_shape_of
 from memsim.runtime.overheads import gpu_blocks, layer_fixed_s, wave_efficiency
-from memsim.runtime.profiles import ACTIVATIONS, DEFAULT_RUNTIME, RuntimeProfile, get_profile
+from memsim.runtime.profiles import ACTIVATIONS, RuntimeProfile, get_profile
 from memsim.workloads.ir import dtype_bits
 
 MAC_KINDS = ("conv2d", "matmul", "batch_matmul")
@@ -76,11 +76,11 @@ class RuntimeLayer:
 
 
 def settings_for(stream, hardware, runtime: str | None, unit: str | None) -> RuntimeSettings:
-    """Settings of ``stream`` on ``hardware``: the scenario's runtime, else the preset's, else
-    the unit kind's default; threads from the stream (``threads``, else its ``cores``, else
+    """Settings of ``stream`` on ``hardware``: the scenario's runtime, else the preset's (its
+    unit's), else ``generic``; threads from the stream (``threads``, else its ``cores``, else
     every core); calibrated parameters when the preset was calibrated for this runtime."""
     unit = unit or hardware.unit_kind
-    name = runtime or getattr(hardware, "runtime", None) or DEFAULT_RUNTIME.get(unit, "generic")
+    name = runtime or hardware.runtime or "generic"
     threads = getattr(stream, "threads", None) or (len(stream.cores) if stream.cores else
                                                    hardware.compute.cores)
     cal = getattr(hardware, "calibration", None)

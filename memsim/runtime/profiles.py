@@ -142,10 +142,6 @@ PROFILES: dict[str, dict[str, RuntimeProfile]] = {
                                    fuse_add=True, depthwise_packed=True)},
 }
 
-#: Runtime assumed per unit kind when neither the scenario nor the preset names one.
-DEFAULT_RUNTIME = {"cpu": "ncnn", "gpu": "tensorrt", "npu": "edgetpu"}
-
-
 def get_profile(name: str, unit: str) -> RuntimeProfile:
     """The profile of runtime ``name`` on a ``unit``; ``KeyError`` naming what exists."""
     if name not in PROFILES:
