@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 
 from memsim.mapping.compute import GemmShape, gemm_shape_of, systolic_cycles
 from memsim.runtime.algorithms import Algorithm, choose_conv, conv_shape_of
-from memsim.runtime.overheads import gpu_blocks, layer_fixed_s, wave_efficiency
+from memsim.runtime.overheads import best_block, layer_fixed_s, wave_efficiency
 from memsim.runtime.profiles import ACTIVATIONS, RuntimeProfile, get_profile
 from memsim.workloads.ir import dtype_bits
 
@@ -149,13 +149,23 @@ def decide(m, graph, hardware, prof: RuntimeProfile, threads: int) -> Decision:
     if comp.kind == "systolic" and prof.depthwise_packed and alg.kernel == "depthwise":
         scale *= _packed_depthwise_ratio(m, comp)
     if comp.kind == "simd" and prof.unit == "gpu":
-        scale *= _gpu_factor(m, comp, prof)
+        scale *= _gpu_factor(m, hardware, prof, _element_bytes(graph, op))
     if comp.kind == "simd" and prof.register_block and comp.loop_overhead_cycles:
         scale *= register_block_ratio(comp.loop_overhead_cycles, _temporal(m), prof.register_block)
     bits = dtype_bits(graph.tensors[op.outputs[0]].dtype) if op.outputs else 8
     extra = int(math.ceil(2 * alg.extra_elements * bits / 8))  # written once, read once
     fixed = layer_fixed_s(prof.op_overhead_s, threads, prof.barrier_s)
     return Decision(alg.name, alg.kernel, scale, fixed, extra)
+
+
+def needed_intensity(hardware, lanes: int, element_bytes: float) -> float:
+    """MACs per operand element an SM needs to stay compute-bound: its MACs per cycle over the
+    elements per cycle its innermost level's port delivers (0 when unknown)."""
+    level = hardware.memory.levels[0]
+    per_cycle = level.bandwidth_bytes_per_s / hardware.compute.clock_hz
+    if not lanes or per_cycle <= 0 or element_bytes <= 0:
+        return 0.0
+    return lanes / (per_cycle / element_bytes)
 
 
 def register_block_ratio(loop_overhead: float, temporal: int, block: int) -> float:
@@ -180,15 +190,22 @@ def _packed_depthwise_ratio(m, comp) -> float:
     return packed / one_by_one if one_by_one else 1.0
 
 
-def _gpu_factor(m, comp, prof: RuntimeProfile) -> float:
+def _element_bytes(graph, op) -> float:
+    names = list(op.inputs) or list(op.outputs)
+    return dtype_bits(graph.tensors[names[0]].dtype) / 8 if names else 1.0
+
+
+def _gpu_factor(m, hardware, prof: RuntimeProfile, element_bytes: float) -> float:
     """Wave quantisation over the SMs and, without tensor cores, the vector-core rate."""
+    comp = hardware.compute
     factor = 1.0
     if prof.gpu_block is not None and m.op.loops is not None and m.op.macs > 0:
         # the engine already spreads the mapper's tiles over the SMs (its own quantisation):
         # replace that by the thread-block one
         shape = gemm_shape_of(m.op)
-        blocks = gpu_blocks(shape.npx, shape.nf, shape.groups, prof.gpu_block)
-        factor *= wave_efficiency(m.n_tiles, comp.cores) / wave_efficiency(blocks, comp.cores)
+        _, eff = best_block(shape.npx, shape.nf, shape.groups, comp.cores,
+                            needed_intensity(hardware, getattr(m, "_lanes", 0), element_bytes))
+        factor *= wave_efficiency(m.n_tiles, comp.cores) / eff
     if not prof.tensor_cores:
         vector = comp.macs_per_cycle.get("fp32")
         lanes = getattr(m, "_lanes", None)

@@ -32,8 +32,9 @@ class RuntimeProfile:
     the mapper's lane-utilisation model as is). ``op_overhead_s``: fixed time per executed op
     (CPU dispatch, GPU kernel launch and synchronisation, NPU per-layer setup). ``barrier_s``:
     one synchronisation step of a tree barrier; a layer on ``N`` threads pays
-    ``barrier_s·ceil(log2 N)`` (none on one thread). ``gpu_block``: output tile of one GPU
-    thread block (rows × cols of the GEMM view) for SM wave quantisation, None: no waves.
+    ``barrier_s·ceil(log2 N)`` (none on one thread). ``gpu_block``: set (to the largest
+    thread-block tile) when the runtime's GEMMs run as thread blocks quantised in SM waves; the
+    tile is then chosen per layer (``overheads.best_block``); None: no waves.
     ``winograd_tiles``: the F(m,3) variants the runtime has. ``fuse``: activation epilogues
     fused; ``fuse_add``: residual adds fused too (TensorRT). ``tensor_cores=False``: a GPU
     runtime whose kernels run on the vector (CUDA) cores, at the fp32 rate.
@@ -124,14 +125,14 @@ PROFILES: dict[str, dict[str, RuntimeProfile]] = {
                                            _eff(1.0, 1.0, 1.0, 0.5, 1.0),
                                            op_overhead_s=20e-6, fuse=True, register_block=4)},
     # NVIDIA TensorRT: vertical (conv+bias+act) and residual-add fusion (TensorRT Developer
-    # Guide, "Layer Fusion"); one kernel launch per fused layer, 5 µs each at batch 1 with
-    # synchronisation (estimate; CUDA C Best Practices Guide: launch overheads of µs);
-    # 128x128 thread-block tiles quantised in waves over the SMs (NVIDIA "Matrix
-    # Multiplication Background" guide, "wave quantization"); tensor-core GEMM at 0.7 of peak
-    # (estimate).
+    # Guide, "Layer Fusion"); kernels are enqueued asynchronously, so each costs the gap
+    # between back-to-back kernels of one stream, 2 µs (estimate; CUDA C Best Practices Guide:
+    # launch overheads of µs); thread-block tiles quantised in waves over the SMs (NVIDIA
+    # "Matrix Multiplication Background" guide, "wave quantization"), the tile chosen per layer
+    # (tactic selection); tensor-core GEMM at 0.7 of peak (estimate).
     "tensorrt": {"gpu": RuntimeProfile("tensorrt", "gpu", _eff(0.7, 0.7, 0.7, 0.3, 1.0),
-                                       op_overhead_s=5e-6, fuse=True, fuse_add=True,
-                                       gpu_block=(128, 128))},
+                                       op_overhead_s=2e-6, fuse=True, fuse_add=True,
+                                       gpu_block=(256, 128))},
     # Coral Edge TPU (libedgetpu): depthwise channels mapped across the array columns (one
     # channel per column, the window on the rows) instead of one channel at a time; per-layer
     # instruction setup 10 µs (estimate); activations fused (TFLite int8 ops).
