@@ -120,10 +120,12 @@ PROFILES: dict[str, dict[str, RuntimeProfile]] = {
     # TFLite Micro / CMSIS-NN class MCU kernels (X-CUBE-AI is of the same class): direct
     # kernels on one core; interpreter dispatch ~20 µs per op (estimate; CMSIS-NN, Lai, Suda &
     # Chandra, arXiv:1801.06601); depthwise at 0.5 of the SMLAD rate (estimate).
-    # CMSIS-NN's mat-mult kernels compute 2 rows x 2 columns per loop (register block 4).
+    # No register-block credit: CMSIS-NN's 2x2 mat-mult block still issues about one operand
+    # load per SMLAD through the Cortex-M's single load port, so the preset's per-iteration
+    # loop cost stands for that (estimate).
     "tflite-micro": {"cpu": RuntimeProfile("tflite-micro", "cpu",
                                            _eff(1.0, 1.0, 1.0, 0.5, 1.0),
-                                           op_overhead_s=20e-6, fuse=True, register_block=4)},
+                                           op_overhead_s=20e-6, fuse=True)},
     # NVIDIA TensorRT: vertical (conv+bias+act) and residual-add fusion (TensorRT Developer
     # Guide, "Layer Fusion"); kernels are enqueued asynchronously, so each costs the gap
     # between back-to-back kernels of one stream, 2 µs (estimate; CUDA C Best Practices Guide:
