@@ -99,8 +99,8 @@ def test_calibrate_cli_bad_inputs_exit_2_with_file_line_and_write_nothing(tmp_pa
     assert main(["calibrate", str(few), "--hardware", str(STM32), "--out", str(out),
                  "--params", "op_overhead_s,efficiency_gemm,efficiency_depthwise"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"{few}:") and "cannot determine 2 free parameters" in err
-    assert "need at least 3 rows" in err and not out.exists()
+    assert err.startswith(f"{few}:") and "2 measurement(s) cannot determine 3 free parameters" in err
+    assert "need at least 4 rows" in err and not out.exists()
     assert main(["calibrate", str(few), "--hardware", str(STM32), "--out", str(out),
                  "--params", "speed"]) == 2
     assert "unknown parameter 'speed'" in capsys.readouterr().err

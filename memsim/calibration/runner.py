@@ -21,7 +21,7 @@ from memsim.runtime.apply import RuntimeSettings, algorithm_of
 from memsim.runtime.overheads import layer_fixed_s
 from memsim.runtime.profiles import KERNELS, get_profile
 
-RUNTIME_KEYS = ("op_overhead_s",) + tuple(f"efficiency_{k}" for k in KERNELS)
+RUNTIME_KEYS = ("op_overhead_s", "barrier_s") + tuple(f"efficiency_{k}" for k in KERNELS)
 
 
 @dataclass
@@ -108,13 +108,16 @@ def row_model(m, scenario, theta: dict) -> fitlib.RowModel:
                          **params).fold_batchnorm()
     ops = {op.name: op for op in graph.ops}
     fixed = layer_fixed_s(prof.op_overhead_s, rt.threads, prof.barrier_s)
+    barrier = fixed - prof.op_overhead_s
     layers = []
     for _, r in result.layers.iterrows():
         op = ops.get(r["name"])
         kernel = algorithm_of(op, prof).kernel if op is not None else "elementwise"
         memory = max(0.0, float(r["stall_s"]) - fixed)
-        layers.append(fitlib.LayerTerms(kernel, float(r["compute_s"]), memory, fixed))
-    anchor = {"op_overhead_s": prof.op_overhead_s, "dram_fraction": theta["dram_fraction"],
+        layers.append(fitlib.LayerTerms(kernel, float(r["compute_s"]), memory,
+                                        prof.op_overhead_s, barrier))
+    anchor = {"op_overhead_s": prof.op_overhead_s, "barrier_s": prof.barrier_s,
+              "dram_fraction": theta["dram_fraction"],
               **{f"efficiency_{k}": prof.efficiency[k] for k in KERNELS}}
     return fitlib.RowModel(layers, anchor)
 
@@ -123,7 +126,8 @@ def start_params(runtime: str, unit: str) -> dict:
     """The profile's defaults as the fit's starting point (a zero overhead starts at 1 µs:
     log space needs a positive start)."""
     prof = get_profile(runtime, unit)
-    theta = {"op_overhead_s": prof.op_overhead_s or 1e-6, "dram_fraction": 1.0}
+    theta = {"op_overhead_s": prof.op_overhead_s or 1e-6, "barrier_s": prof.barrier_s or 1e-6,
+             "dram_fraction": 1.0}
     theta.update({f"efficiency_{k}": prof.efficiency[k] for k in KERNELS})
     return theta
 

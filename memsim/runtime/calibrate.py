@@ -1,7 +1,7 @@
 """Fit a runtime's free parameters to measured latencies (``memsim calibrate``).
 
 Free parameters (all positive, fitted in log space): ``op_overhead_s`` (fixed time per executed
-op), ``efficiency_<kernel>`` for the kernel classes the measured networks spend time in, and
+op), ``barrier_s`` (one step of the per-layer thread barrier), ``efficiency_<kernel>`` for the kernel classes the measured networks spend time in, and
 ``dram_fraction`` (the sustained share of the preset's DRAM bandwidth). The objective is a
 robust (Huber, δ = ln 1.25) least-squares fit of ``log predicted − log measured``.
 
@@ -12,8 +12,9 @@ with Huber weights, and repeat from the new parameters until they move by less t
 (Gauss-Newton with re-linearisation: when the data come from the model, the true parameters
 are a fixed point, since the surrogate is exact where it is anchored). Surrogate of one layer
 at parameters θ, from its compute time ``c``, memory stall ``s`` (stall minus the runtime's
-fixed cost ``f``) at θ₀: ``t = f·o/o₀ + c·e₀/e + s·d₀/d`` (``o`` the per-op overhead, ``e``
-the efficiency of the layer's kernel class, ``d`` the DRAM fraction). It ignores how overlap
+fixed costs), per-op overhead ``f`` and barrier ``g`` at θ₀:
+``t = f·o/o₀ + g·b/b₀ + c·e₀/e + s·d₀/d`` (``o`` the per-op overhead, ``b`` the barrier step,
+``e`` the efficiency of the layer's kernel class, ``d`` the DRAM fraction). It ignores how overlap
 of compute and memory changes between anchors; the re-simulation corrects that.
 """
 
@@ -29,10 +30,10 @@ from memsim.runtime.profiles import KERNELS
 #: Huber threshold in log space: residuals beyond a 1.25x error count linearly.
 HUBER_DELTA = math.log(1.25)
 #: Parameter bounds (lower, upper) in their own units.
-BOUNDS = {"op_overhead_s": (1e-8, 1e-2), "dram_fraction": (0.05, 1.0),
+BOUNDS = {"op_overhead_s": (1e-8, 1e-2), "barrier_s": (1e-8, 1e-2), "dram_fraction": (0.05, 1.0),
           **{f"efficiency_{k}": (0.02, 4.0) for k in KERNELS}}
 #: Share of a row's time a parameter must touch in some row to be identifiable by the data.
-MIN_SHARE = 0.05
+MIN_SHARE = 0.02
 
 
 @dataclass
@@ -43,6 +44,7 @@ class LayerTerms:
     compute_s: float
     memory_s: float
     fixed_s: float
+    barrier_s: float = 0.0
 
 
 @dataclass
@@ -57,18 +59,21 @@ class RowModel:
         a = self.anchor
         o = theta.get("op_overhead_s", a["op_overhead_s"]) / a["op_overhead_s"] \
             if a["op_overhead_s"] > 0 else 1.0
+        b = theta.get("barrier_s", a["barrier_s"]) / a["barrier_s"] if a.get("barrier_s") else 1.0
         d = a["dram_fraction"] / theta.get("dram_fraction", a["dram_fraction"])
         total = 0.0
         for lt in self.layers:
             key = f"efficiency_{lt.kernel}"
             e = a[key] / theta.get(key, a[key])
-            total += lt.fixed_s * o + lt.compute_s * e + lt.memory_s * d
+            total += lt.fixed_s * o + lt.barrier_s * b + lt.compute_s * e + lt.memory_s * d
         return total
 
     def shares(self) -> dict:
         """Fraction of the anchor time each parameter acts on."""
-        total = sum(lt.fixed_s + lt.compute_s + lt.memory_s for lt in self.layers) or 1.0
+        total = sum(lt.fixed_s + lt.barrier_s + lt.compute_s + lt.memory_s
+                    for lt in self.layers) or 1.0
         out = {"op_overhead_s": sum(lt.fixed_s for lt in self.layers) / total,
+               "barrier_s": sum(lt.barrier_s for lt in self.layers) / total,
                "dram_fraction": sum(lt.memory_s for lt in self.layers) / total}
         for k in KERNELS:
             out[f"efficiency_{k}"] = sum(lt.compute_s for lt in self.layers
