@@ -41,7 +41,8 @@ def print_verdict(result, console) -> None:
         head.add_row(text, _fmt_s(s.get(key)))
     if s.get("runtime"):
         threads = ", ".join(str(t) for t in s.get("threads") or [])
-        head.add_row("assumed", f"runtime {s['runtime']} on the {s.get('unit')} ({threads} threads)"
+        what = "threads" if s.get("unit") == "cpu" else "cores"
+        head.add_row("assumed", f"runtime {s['runtime']} on the {s.get('unit')} ({threads} {what})"
                      + (f"; calibrated: {s['calibrated']}" if s.get("calibrated") else "; uncalibrated"))
     head.add_row("miss rate", f"{100 * s['miss_rate']:.1f} % of {s['frames']} frames")
     head.add_row("DRAM traffic / frame", _fmt_bytes(s["dram_bytes"]))
