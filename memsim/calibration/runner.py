@@ -155,14 +155,7 @@ def calibrate(measurements, hardware, *, runtime=None, unit=None, only=None, pat
         raise InputError(f"{n} measurement(s) cannot determine {len(names)} free parameters "
                          f"({', '.join(names)}): need at least {need} rows, or fewer "
                          f"parameters (--params)", path=path, line=0)
-    models_cache = {"first": first}
-
-    def rows_at(theta):
-        if models_cache.pop("first", None) is not None and theta == start:
-            return first
-        return simulate_rows(theta)
-
-    result = fitlib.fit(rows_at, measured, start, names)
+    result = fitlib.fit(simulate_rows, measured, start, names, models=first)
     result.loo_factors = fitlib.leave_one_out(result, measured, loo_groups)
     return Calibrated(result, list(measurements), runtime, unit, hardware)
 
@@ -189,9 +182,8 @@ def calibrated_yaml(cal: Calibrated, source_text: str, source_name: str) -> str:
         data["memory"]["dram"]["bandwidth"] = f"{bw / 1e9:.4g} GB/s"
         data["memory"]["dram"].yaml_add_eol_comment(
             f"calibrated: {frac:.3f} of the preset's bandwidth sustained", "bandwidth")
-    for key in ("calibration",):
-        if key in data:
-            del data[key]
+    if "calibration" in data:  # calibrating a calibrated preset replaces the old fit
+        del data["calibration"]
     import io
 
     buf = io.StringIO()
@@ -202,7 +194,8 @@ def calibrated_yaml(cal: Calibrated, source_text: str, source_name: str) -> str:
              f"# free parameters: {', '.join(fit.names) or 'none'}; median error factor "
              f"{fit.median_factor:.3f}x" + (f", leave-one-out {loo:.3f}x" if loo else ""),
              "# residuals (predicted / measured):"]
-    for m, p, lf in zip(cal.measurements, fit.predicted_s, fit.loo_factors or [None] * 10**6):
+    loo_factors = fit.loo_factors or [None] * len(cal.measurements)
+    for m, p, lf in zip(cal.measurements, fit.predicted_s, loo_factors):
         lines.append(f"#   line {m.line}: {m.network} {m.dtype} threads={m.threads or 'all'}: "
                      f"measured {m.latency_ms:.4g} ms, fitted {p * 1e3:.4g} ms "
                      f"(x{p * 1e3 / m.latency_ms:.3f})"

@@ -13,10 +13,4 @@ from memsim.runtime.apply import (Decision, RuntimeLayer, RuntimeSettings, apply
 from memsim.runtime.profiles import KERNELS, PROFILES, RuntimeProfile, get_profile
 
 __all__ = ["Decision", "RuntimeLayer", "RuntimeSettings", "apply", "fused_ops", "settings_for",
-           "KERNELS", "PROFILES", "RuntimeProfile", "get_profile",
-           "scenario_supports_runtime"]
-
-
-def scenario_supports_runtime() -> bool:
-    """True: scenarios take ``runtime``, ``unit`` and per-stream ``threads``."""
-    return True
+           "KERNELS", "PROFILES", "RuntimeProfile", "get_profile"]

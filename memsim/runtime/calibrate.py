@@ -170,13 +170,14 @@ def fit_surrogate(models: list[RowModel], measured_s: list[float], names: tuple[
 
 
 def fit(simulate_rows, measured_s: list[float], start: dict, names: tuple[str, ...],
-        max_outer: int = 6, tol: float = 1e-3) -> Fit:
+        max_outer: int = 6, tol: float = 1e-3, models: list | None = None) -> Fit:
     """Fit ``names`` by alternating simulation and surrogate fits (module docstring).
 
-    ``simulate_rows(theta) -> list[RowModel]`` simulates every measurement at ``theta``.
+    ``simulate_rows(theta) -> list[RowModel]`` simulates every measurement at ``theta``;
+    ``models``: those at ``start`` when already simulated.
     """
     theta = dict(start)
-    models = simulate_rows(theta)
+    models = models if models is not None else simulate_rows(theta)
     it = 0
     for it in range(1, max_outer + 1):
         new = fit_surrogate(models, measured_s, names, theta)
