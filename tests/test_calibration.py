@@ -128,3 +128,14 @@ def test_calibrated_preset_loads_and_run_says_it_is_calibrated(tmp_path, capsys)
     shown = " ".join(capsys.readouterr().out.replace("│", " ").split())
     assert "calibrated: tflite-micro on cpu fitted to 5 measurements" in shown
     assert "runtime tflite-micro on the cpu" in shown
+
+
+def test_surrogate_applies_the_allcore_clock_only_to_multi_thread_rows():
+    anchor = {"op_overhead_s": 1e-4, "barrier_s": 1e-6, "dram_fraction": 1.0,
+              "allcore_clock_fraction": 1.0, "efficiency_gemm": 1.0}
+    lt = [fitlib.LayerTerms("gemm", 1e-3, 0.0, 1e-4, 2e-6)]
+    one, many = fitlib.RowModel(lt, anchor), fitlib.RowModel(lt, anchor, multithread=True)
+    slow = {**anchor, "allcore_clock_fraction": 0.5}
+    assert one.predict(slow) == pytest.approx(1e-3 + 1e-4 + 2e-6)
+    assert many.predict(slow) == pytest.approx(2e-3 + 1e-4 + 2e-6)
+    assert many.predict({**anchor, "barrier_s": 2e-6}) == pytest.approx(1e-3 + 1e-4 + 4e-6)

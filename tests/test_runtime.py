@@ -246,3 +246,11 @@ def test_bad_runtime_unit_threads_are_located_errors(tmp_path, extra, stream, fi
         load_scenario(path)
     msg = str(err.value)
     assert msg.startswith(f"{path}:") and field in msg and words in msg
+
+
+def test_allcore_clock_fraction_slows_only_multi_thread_compute(tmp_path):
+    net = _layers_yaml(tmp_path, 1, channels=256, size=64)
+    t1, t4 = _run(CPU4, net, threads=1), _run(CPU4, net, threads=4)
+    half = {"allcore_clock_fraction": 0.5}
+    assert _run(CPU4, net, threads=1, params=half) == t1
+    assert _run(CPU4, net, threads=4, params=half) == pytest.approx(2 * t4, rel=0.01)

@@ -21,7 +21,8 @@ from memsim.runtime.apply import RuntimeSettings, algorithm_of
 from memsim.runtime.overheads import layer_fixed_s
 from memsim.runtime.profiles import KERNELS, get_profile
 
-RUNTIME_KEYS = ("op_overhead_s", "barrier_s") + tuple(f"efficiency_{k}" for k in KERNELS)
+RUNTIME_KEYS = ("op_overhead_s", "barrier_s", "allcore_clock_fraction") + tuple(
+    f"efficiency_{k}" for k in KERNELS)
 
 
 @dataclass
@@ -117,9 +118,10 @@ def row_model(m, scenario, theta: dict) -> fitlib.RowModel:
         layers.append(fitlib.LayerTerms(kernel, float(r["compute_s"]), memory,
                                         prof.op_overhead_s, barrier))
     anchor = {"op_overhead_s": prof.op_overhead_s, "barrier_s": prof.barrier_s,
+              "allcore_clock_fraction": prof.allcore_clock_fraction,
               "dram_fraction": theta["dram_fraction"],
               **{f"efficiency_{k}": prof.efficiency[k] for k in KERNELS}}
-    return fitlib.RowModel(layers, anchor)
+    return fitlib.RowModel(layers, anchor, multithread=rt.threads > 1)
 
 
 def start_params(runtime: str, unit: str) -> dict:
@@ -127,7 +129,7 @@ def start_params(runtime: str, unit: str) -> dict:
     log space needs a positive start)."""
     prof = get_profile(runtime, unit)
     theta = {"op_overhead_s": prof.op_overhead_s or 1e-6, "barrier_s": prof.barrier_s or 1e-6,
-             "dram_fraction": 1.0}
+             "dram_fraction": 1.0, "allcore_clock_fraction": prof.allcore_clock_fraction}
     theta.update({f"efficiency_{k}": prof.efficiency[k] for k in KERNELS})
     return theta
 

@@ -297,7 +297,8 @@ RUNTIME_UNITS = {"generic": UNIT_KINDS, "ncnn": ("cpu", "gpu"), "xnnpack": ("cpu
                  "tflite-micro": ("cpu",), "tensorrt": ("gpu",), "edgetpu": ("npu",),
                  "rknn": ("npu",)}
 #: Calibrated runtime parameters ``memsim calibrate`` may write.
-CALIBRATION_PARAMS = ("op_overhead_s", "barrier_s", "efficiency_gemm", "efficiency_winograd",
+CALIBRATION_PARAMS = ("op_overhead_s", "barrier_s", "allcore_clock_fraction",
+                      "efficiency_gemm", "efficiency_winograd",
                       "efficiency_direct", "efficiency_depthwise", "efficiency_elementwise")
 
 

@@ -152,6 +152,8 @@ def decide(m, graph, hardware, prof: RuntimeProfile, threads: int) -> Decision:
         scale *= _gpu_factor(m, hardware, prof, _element_bytes(graph, op))
     if comp.kind == "simd" and prof.register_block and comp.loop_overhead_cycles:
         scale *= register_block_ratio(comp.loop_overhead_cycles, _temporal(m), prof.register_block)
+    if threads > 1 and prof.allcore_clock_fraction != 1.0:
+        scale /= prof.allcore_clock_fraction
     bits = dtype_bits(graph.tensors[op.outputs[0]].dtype) if op.outputs else 8
     extra = int(math.ceil(2 * alg.extra_elements * bits / 8))  # written once, read once
     fixed = layer_fixed_s(prof.op_overhead_s, threads, prof.barrier_s)

@@ -1,7 +1,9 @@
 """Fit a runtime's free parameters to measured latencies (``memsim calibrate``).
 
 Free parameters (all positive, fitted in log space): ``op_overhead_s`` (fixed time per executed
-op), ``barrier_s`` (one step of the per-layer thread barrier), ``efficiency_<kernel>`` for the kernel classes the measured networks spend time in, and
+op), ``barrier_s`` (one step of the per-layer thread barrier), ``allcore_clock_fraction``
+(compute clock with several threads busy, for rows on more than one thread),
+``efficiency_<kernel>`` for the kernel classes the measured networks spend time in, and
 ``dram_fraction`` (the sustained share of the preset's DRAM bandwidth). The objective is a
 robust (Huber, δ = ln 1.25) least-squares fit of ``log predicted − log measured``.
 
@@ -31,6 +33,7 @@ from memsim.runtime.profiles import KERNELS
 HUBER_DELTA = math.log(1.25)
 #: Parameter bounds (lower, upper) in their own units.
 BOUNDS = {"op_overhead_s": (1e-8, 1e-2), "barrier_s": (1e-8, 1e-2), "dram_fraction": (0.05, 1.0),
+          "allcore_clock_fraction": (0.1, 1.0),
           **{f"efficiency_{k}": (0.02, 4.0) for k in KERNELS}}
 #: Share of a row's time a parameter must touch in some row to be identifiable by the data.
 MIN_SHARE = 0.02
@@ -53,6 +56,7 @@ class RowModel:
 
     layers: list[LayerTerms]
     anchor: dict
+    multithread: bool = False
 
     def predict(self, theta: dict) -> float:
         """Predicted seconds at parameters ``theta`` (see the module docstring)."""
@@ -61,10 +65,13 @@ class RowModel:
             if a["op_overhead_s"] > 0 else 1.0
         b = theta.get("barrier_s", a["barrier_s"]) / a["barrier_s"] if a.get("barrier_s") else 1.0
         d = a["dram_fraction"] / theta.get("dram_fraction", a["dram_fraction"])
+        f = (a["allcore_clock_fraction"] / theta.get("allcore_clock_fraction",
+                                                    a["allcore_clock_fraction"])
+             if self.multithread else 1.0)
         total = 0.0
         for lt in self.layers:
             key = f"efficiency_{lt.kernel}"
-            e = a[key] / theta.get(key, a[key])
+            e = a[key] / theta.get(key, a[key]) * f
             total += lt.fixed_s * o + lt.barrier_s * b + lt.compute_s * e + lt.memory_s * d
         return total
 
@@ -74,7 +81,9 @@ class RowModel:
                     for lt in self.layers) or 1.0
         out = {"op_overhead_s": sum(lt.fixed_s for lt in self.layers) / total,
                "barrier_s": sum(lt.barrier_s for lt in self.layers) / total,
-               "dram_fraction": sum(lt.memory_s for lt in self.layers) / total}
+               "dram_fraction": sum(lt.memory_s for lt in self.layers) / total,
+               "allcore_clock_fraction": (sum(lt.compute_s for lt in self.layers) / total
+                                          if self.multithread else 0.0)}
         for k in KERNELS:
             out[f"efficiency_{k}"] = sum(lt.compute_s for lt in self.layers
                                          if lt.kernel == k) / total

@@ -41,6 +41,9 @@ class RuntimeProfile:
     ``register_block``: vector MACs per loop iteration of the runtime's hand-written kernels
     (its micro-kernel's accumulators); the unit's ``loop_overhead`` is paid once per block
     instead of per the mapper's temporal unroll (0: keep the mapper's).
+    ``allcore_clock_fraction``: sustained clock with several threads busy over the one-thread
+    clock (DVFS and thermal limits under all-core load); compute on more than one thread is
+    divided by it. 1.0 by default (no source gives it per board): a calibrated parameter.
     """
 
     name: str
@@ -57,6 +60,7 @@ class RuntimeProfile:
     depthwise_packed: bool = False
     tensor_cores: bool = True
     register_block: int = 0
+    allcore_clock_fraction: float = 1.0
 
     @property
     def is_identity(self) -> bool:
@@ -65,16 +69,19 @@ class RuntimeProfile:
                 and self.op_overhead_s == 0.0 and self.barrier_s == 0.0
                 and not self.winograd_tiles and not self.im2col and not self.fuse
                 and not self.fuse_add and self.gpu_block is None and not self.depthwise_packed
-                and self.tensor_cores and not self.register_block)
+                and self.tensor_cores and not self.register_block
+                and self.allcore_clock_fraction == 1.0)
 
     def with_params(self, params: dict) -> "RuntimeProfile":
-        """A copy with calibrated values: ``op_overhead_s``, ``barrier_s`` and
-        ``efficiency_<kernel>`` keys (other keys are ignored here)."""
+        """A copy with calibrated values: ``op_overhead_s``, ``barrier_s``,
+        ``allcore_clock_fraction`` and ``efficiency_<kernel>`` keys (others are ignored here)."""
         eff = dict(self.efficiency)
         for k in KERNELS:
             if f"efficiency_{k}" in params:
                 eff[k] = float(params[f"efficiency_{k}"])
         return replace(self, efficiency=eff,
+                       allcore_clock_fraction=float(params.get("allcore_clock_fraction",
+                                                               self.allcore_clock_fraction)),
                        op_overhead_s=float(params.get("op_overhead_s", self.op_overhead_s)),
                        barrier_s=float(params.get("barrier_s", self.barrier_s)))
 
