@@ -139,3 +139,16 @@ def test_surrogate_applies_the_allcore_clock_only_to_multi_thread_rows():
     assert one.predict(slow) == pytest.approx(1e-3 + 1e-4 + 2e-6)
     assert many.predict(slow) == pytest.approx(2e-3 + 1e-4 + 2e-6)
     assert many.predict({**anchor, "barrier_s": 2e-6}) == pytest.approx(1e-3 + 1e-4 + 4e-6)
+
+
+def test_calibrate_refuses_mixed_runtimes_and_missing_units_at_their_line(tmp_path, capsys):
+    out = tmp_path / "cal.yaml"
+    mixed = _csv(tmp_path, "network,dtype,threads,latency_ms,runtime\nds_cnn,int8,1,10,tflite-micro\n"
+                           "ds_cnn,int8,1,11,generic\n")
+    assert main(["calibrate", str(mixed), "--hardware", str(STM32), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{mixed}:3:") and "one runtime on one unit" in err
+    gpu = _csv(tmp_path, "network,dtype,threads,latency_ms,unit\nds_cnn,int8,1,10,gpu\n", "g.csv")
+    assert main(["calibrate", str(gpu), "--hardware", str(STM32), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{gpu}:2:") and "has no gpu unit" in err and not out.exists()
