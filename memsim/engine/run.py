@@ -211,7 +211,7 @@ def _run(scenario, prepared, resident, seeds, progress, lazy_refresh: bool, buil
     for index, (stream, (graph, plan, mappings)) in enumerate(zip(scenario.streams, prepared)):
         onchip = resident[index]
         layers = [LayerPlan(name=m.op.name, op=m.op.kind, macs=int(m.macs), target=m.target_level,
-                            tiles=memo.tiles(id(m), m), utilisation=float(m.utilisation),
+                            tiles=memo.tiles(getattr(m, "memo_key", id(m)), m), utilisation=float(m.utilisation),
                             extra_cycles_per_tile=float(getattr(m, "extra_cycles_per_tile", 0.0)),
                             onchip_lines=onchip, fixed_ps=int(getattr(m, "fixed_ps", 0)))
                   for m in mappings]

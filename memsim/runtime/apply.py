@@ -60,6 +60,9 @@ class RuntimeLayer:
         self.decision = decision
         self.fixed_ps = int(round(decision.fixed_s * 1e12))
         self.compute_cycles = mapping.compute_cycles * decision.compute_scale
+        #: tile-memo key: the wrapped mapping (kept alive by whoever holds the prepared
+        #: streams) and what the runtime does to it; the wrapper's own id may be reused
+        self.memo_key = (id(mapping), decision)
 
     def __getattr__(self, name):
         return getattr(self._mapping, name)
