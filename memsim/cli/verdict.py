@@ -71,6 +71,12 @@ def _head_pairs(s: dict, streams: list[dict], nets: list[str],
                       f"{missed} of {frames} frames ({100 * missed / max(frames, 1):.1f} %)"))
     else:
         pairs.append(("deadline", "none set (add deadline: to a stream)"))
+    if s.get("runtime"):
+        threads = ", ".join(str(t) for t in s.get("threads") or [])
+        what = "threads" if s.get("unit") == "cpu" else "cores"
+        pairs.append(("assumed", f"runtime {s['runtime']} on the {s.get('unit')} ({threads} "
+                      f"{what}); " + (f"calibrated: {s['calibrated']}" if s.get("calibrated")
+                                      else "uncalibrated")))
     if scenario is not None and scenario.background:
         offered = sum(float(bg.bandwidth_bytes_per_s) for bg in scenario.background)
         share = offered / scenario.dram_capacity_bytes_per_s()

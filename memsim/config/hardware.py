@@ -292,6 +292,72 @@ class Energy(ConfigModel):
 MAX_SIMULATED_LINES = 1 << 26
 
 
+#: Runtime names a scenario or preset may give (memsim.runtime.profiles.PROFILES; a test keeps
+#: the two equal: config is a foundation stage and does not import the runtime stage).
+RUNTIMES = ("generic", "ncnn", "xnnpack", "tflite-micro", "tensorrt", "edgetpu", "rknn")
+#: Execution-unit kinds of a board.
+UNIT_KINDS = ("cpu", "gpu", "npu")
+#: The units each runtime runs on (memsim.runtime.profiles.PROFILES; kept equal by a test).
+RUNTIME_UNITS = {"generic": UNIT_KINDS, "ncnn": ("cpu", "gpu"), "xnnpack": ("cpu",),
+                 "tflite-micro": ("cpu",), "tensorrt": ("gpu",), "edgetpu": ("npu",),
+                 "rknn": ("npu",)}
+#: Calibrated runtime parameters ``memsim calibrate`` may write.
+CALIBRATION_PARAMS = ("op_overhead_s", "barrier_s", "allcore_clock_fraction",
+                      "efficiency_gemm", "efficiency_winograd",
+                      "efficiency_direct", "efficiency_depthwise", "efficiency_elementwise")
+
+
+class Unit(ConfigModel):
+    """Another execution unit of the board (e.g. a Jetson's CPU cluster beside its GPU).
+
+    It has its own ``compute`` and on-chip ``levels`` and shares the board's ``memory.dram``;
+    ``runtime`` is the runtime assumed on it, ``name`` how reports call it, ``energy`` its own
+    figures (None: unknown, never the other unit's).
+    """
+
+    name: Name | None = None
+    runtime: Literal[RUNTIMES] | None = None  # type: ignore[valid-type]
+    compute: Compute
+    levels: tuple[Level, ...] = Field(min_length=1)
+    energy: Energy | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _with_clock(cls, data, handler):
+        clock = peek_clock(data.get("compute")) if isinstance(data, dict) else None
+        with clock_context(clock):
+            return handler(data)
+
+
+class Calibration(ConfigModel):
+    """Runtime parameters fitted to measurements by ``memsim calibrate`` (docs/model.md).
+
+    ``params`` override the ``runtime``'s profile on ``unit`` (keys: ``CALIBRATION_PARAMS``);
+    ``rows`` is how many measurements were fitted, ``loo_median_error`` the leave-one-out
+    median error factor, ``dram_fraction`` the sustained share of the DRAM bandwidth the fit
+    found (already applied to ``memory.dram.bandwidth``; informational).
+    """
+
+    runtime: Literal[RUNTIMES]  # type: ignore[valid-type]
+    unit: Literal[UNIT_KINDS]  # type: ignore[valid-type]
+    params: dict[str, float] = Field(default_factory=dict)
+    rows: PosInt
+    loo_median_error: float | None = Field(None, ge=1.0, allow_inf_nan=False)
+    dram_fraction: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
+    source: str | None = None
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: dict):
+        for key, v in value.items():
+            if key not in CALIBRATION_PARAMS:
+                raise FieldError((key,), f"unknown calibrated parameter {key!r} (known: "
+                                         f"{', '.join(CALIBRATION_PARAMS)})")
+            if not v > 0 and not (key.endswith("_s") and v == 0):
+                raise FieldError((key,), f"must be positive (got {v})")
+        return value
+
+
 class Hardware(ConfigModel):
     """A complete hardware description (one preset file)."""
 
@@ -301,6 +367,10 @@ class Hardware(ConfigModel):
     compute: Compute
     memory: Memory
     energy: Energy | None = None
+    unit: Literal[UNIT_KINDS] | None = None  # type: ignore[valid-type]
+    runtime: Literal[RUNTIMES] | None = None  # type: ignore[valid-type]
+    units: dict[Literal[UNIT_KINDS], Unit] = Field(default_factory=dict)  # type: ignore[valid-type]
+    calibration: Calibration | None = None
 
     @model_validator(mode="wrap")
     @classmethod
@@ -308,6 +378,51 @@ class Hardware(ConfigModel):
         clock = peek_clock(data.get("compute")) if isinstance(data, dict) else None
         with clock_context(clock):
             return handler(data)
+
+    @model_validator(mode="after")
+    def _units(self):
+        if self.unit_kind in self.units:
+            raise FieldError(("units", self.unit_kind),
+                             f"the top-level compute already is the {self.unit_kind} unit")
+        for kind, u in self.units.items():
+            try:
+                Memory(levels=u.levels, dram=self.memory.dram)
+            except ValueError as exc:
+                raise FieldError(("units", kind, "levels"), str(exc)) from None
+        return self
+
+    @property
+    def unit_kind(self) -> str:
+        """The kind of the top-level unit: ``unit``, else npu for a systolic array, gpu for
+        wide SIMD (more than 64 lanes per core: an SM), else cpu."""
+        if self.unit is not None:
+            return self.unit
+        if self.compute.kind == "systolic":
+            return "npu"
+        return "gpu" if max(self.compute.macs_per_cycle.values(), default=0) > 64 else "cpu"
+
+    def unit_kinds(self) -> tuple[str, ...]:
+        """Every unit kind of the board, the top-level one first."""
+        return (self.unit_kind, *self.units)
+
+    def for_unit(self, kind: str) -> "Hardware":
+        """The board seen from unit ``kind``: its compute and levels at the top level, the
+        former top-level unit moved into ``units`` (so the swap round-trips); ``KeyError`` when
+        the board has no such unit."""
+        if kind == self.unit_kind:
+            return self
+        if kind not in self.units:
+            raise KeyError(f"{self.name} has no {kind} unit (units: "
+                           f"{', '.join(self.unit_kinds())})")
+        u = self.units[kind]
+        others = {k: v for k, v in self.units.items() if k != kind}
+        others[self.unit_kind] = Unit(name=self.name, runtime=self.runtime, compute=self.compute,
+                                      levels=self.memory.levels, energy=self.energy)
+        memory = self.memory.model_copy(update={"levels": u.levels})
+        return self.model_copy(update={"name": u.name or f"{self.name} ({kind})",
+                                       "compute": u.compute, "memory": memory,
+                                       "energy": u.energy, "unit": kind, "runtime": u.runtime,
+                                       "units": others})
 
     @model_validator(mode="after")
     def _energy_keys(self):

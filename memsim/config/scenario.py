@@ -13,7 +13,7 @@ from memsim.config.base import (DTYPES, Bytes, BytesPerSecond, ConfigModel, Fiel
                                 NonNegInt, Picoseconds, PosInt,
                                 base_dir_context_get, resolve_user_file,
                                 validate_in_source_dir)
-from memsim.config.hardware import Hardware, load_hardware
+from memsim.config.hardware import RUNTIME_UNITS, RUNTIMES, UNIT_KINDS, Hardware, load_hardware
 from memsim.config.loader import apply_overrides, load_yaml, require_kind, validate_data
 from memsim.config.networks import ZOO_NETWORKS
 from memsim.config.strategies import Strategies
@@ -33,7 +33,9 @@ class Stream(ConfigModel):
 
     ``network`` is a zoo name or a path (resolved against the scenario file, made absolute).
     ``deadline_ps`` is per frame from arrival to completion; ``jitter_ps`` is a uniform arrival
-    jitter (seeded). ``cores`` lists the cores the stream may use (None: all). ``seq_len``,
+    jitter (seeded). ``cores`` lists the cores the stream may use (None: all); ``threads: N``
+    runs it on N threads, on cores 0..N-1 unless ``cores`` says which (then N = len(cores)).
+    ``seq_len``,
     ``phase``, ``context`` and ``resolution`` are passed to zoo builders that take them.
     """
 
@@ -45,6 +47,7 @@ class Stream(ConfigModel):
     jitter_ps: Picoseconds = Field(0, alias="jitter")
     deadline_ps: Picoseconds | None = Field(None, alias="deadline")
     cores: tuple[Annotated[int, Field(ge=0, strict=True)], ...] | None = Field(None, min_length=1)
+    threads: PosInt | None = None
     seq_len: PosInt | None = None
     phase: Literal["prefill", "decode"] | None = None
     context: PosInt | None = None
@@ -82,6 +85,10 @@ class Stream(ConfigModel):
                                           "without one)")
         if self.cores is not None and len(set(self.cores)) != len(self.cores):
             raise FieldError(("cores",), f"cores must not repeat (got {list(self.cores)})")
+        if (self.threads is not None and self.cores is not None
+                and self.threads != len(self.cores)):
+            raise FieldError(("threads",), f"threads {self.threads} but {len(self.cores)} cores "
+                                           f"listed in cores (give one, or make them agree)")
         if self.phase is not None and self.seq_len is None and self.context is None:
             raise FieldError(("phase",), "phase needs seq_len or context (a transformer stream)")
         return self
@@ -113,6 +120,11 @@ class Scenario(ConfigModel):
     the attribute is always the validated ``Hardware`` and ``hardware_path`` the resolved file (None
     when inline). ``source_path`` is the scenario file. Both paths are provenance: not dumped and
     ignored by ``==``; the dump inlines the hardware so that it is self-contained.
+
+    ``unit`` picks the board's execution unit (``cpu | gpu | npu``; None: the preset's top-level
+    one): ``hardware`` is then the board seen from that unit (``Hardware.for_unit``).
+    ``runtime`` names the software stack (docs/model.md "Runtime model"; None: the preset's
+    ``runtime`` for that unit, else ``generic``).
     """
 
     _provenance: ClassVar[frozenset[str]] = frozenset({"hardware_path", "source_path"})
@@ -123,6 +135,8 @@ class Scenario(ConfigModel):
     streams: tuple[Stream, ...] = Field(min_length=1)
     background: tuple[Background, ...] = ()
     strategies: Strategies = Strategies()
+    runtime: Literal[RUNTIMES] | None = None  # type: ignore[valid-type]
+    unit: Literal[UNIT_KINDS] | None = None  # type: ignore[valid-type]
     seed: NonNegInt = 0
     source_path: Path | None = Field(None, exclude=True)
 
@@ -185,14 +199,37 @@ class Scenario(ConfigModel):
         return self
 
     @model_validator(mode="after")
+    def _unit_runtime(self):
+        if self.unit is not None:
+            try:
+                hw = self.hardware.for_unit(self.unit)
+            except KeyError as exc:
+                raise FieldError(("unit",), exc.args[0]) from None
+            object.__setattr__(self, "hardware", hw)  # validated parts; frozen afterwards
+        kind = self.hardware.unit_kind
+        if self.runtime is not None and kind not in RUNTIME_UNITS[self.runtime]:
+            raise FieldError(("runtime",), f"runtime {self.runtime!r} does not run on a {kind} "
+                                           f"(it runs on: {', '.join(RUNTIME_UNITS[self.runtime])}"
+                                           f"); choose another runtime or unit")
+        return self
+
+    @model_validator(mode="after")
     def _cores(self):
         n = self.hardware.compute.cores
+        streams = list(self.streams)
         for i, stream in enumerate(self.streams):
+            if stream.threads is not None and stream.threads > n:
+                raise FieldError(("streams", i, "threads"),
+                                 f"{stream.threads} threads but {self.hardware.name} has {n} "
+                                 f"cores")
+            if stream.threads is not None and stream.cores is None:
+                streams[i] = stream.model_copy(update={"cores": tuple(range(stream.threads))})
             for core in stream.cores or ():
                 if core >= n:
                     raise FieldError(("streams", i, "cores"),
                                      f"core {core} does not exist: {self.hardware.name} has {n} "
                                      f"cores (0..{n - 1}) (got {list(stream.cores)})")
+        object.__setattr__(self, "streams", tuple(streams))
         return self
 
 

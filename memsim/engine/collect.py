@@ -26,7 +26,7 @@ def _level_key(resource: str) -> str:
 def layer_table(runner, hw, dtype_of_stream: dict[int, str]) -> pd.DataFrame:
     """One row per (stream, frame, layer)."""
     level_names = [lvl.name for lvl in hw.memory.levels]
-    keys = [_level_key(n) for n in level_names] + ["dram"]
+    keys = [_level_key(n) for n in level_names] + ["dram", "runtime"]
     rows = []
     for st in runner.layers:
         duration = (st.end_ps - st.start_ps) / PS_PER_S

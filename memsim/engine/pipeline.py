@@ -93,6 +93,7 @@ class LayerPlan:
     onchip_lines: tuple[tuple[int, int], ...] | None = None  # resident line ranges (stream-relative)
     host_in_bytes: int = 0   # graph inputs copied in from host memory before the tiles
     host_out_bytes: int = 0  # graph outputs copied back to host memory after them
+    fixed_ps: int = 0  # runtime's fixed cost (dispatch/launch/setup + barrier) before the tiles
 
 
 @dataclass
@@ -176,6 +177,11 @@ class Runner:
                            utilisation=plan.utilisation)
         if plan.host_in_bytes:
             yield from self._host_copy(stats, plan.host_in_bytes, write=False)
+        if plan.fixed_ps:
+            # the runtime's per-op cost: the cores wait (a stall charged to "runtime")
+            yield env.timeout(plan.fixed_ps)
+            stats.stall_ps_by_resource["runtime"] = (stats.stall_ps_by_resource.get("runtime", 0)
+                                                     + plan.fixed_ps)
         dealer = _Dealer(iter(plan.tiles()), len(cores))
         procs = [env.process(self._core(c, dealer.hand(k), plan, stats, line_offset))
                  for k, c in enumerate(cores)]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from memsim.engine.feasibility import check_dtypes, check_feasible
 from memsim.errors import InputError
-from memsim.prepare import Prepared, Seeds, prepare_stream
+from memsim.prepare import Prepared, Seeds, prepare_index
 
 #: fields of an error raised by a later stage → the stream field the user wrote
 _STREAM_FIELDS = {"dtype", "batch", "network", "resolution", "seq_len", "phase", "context",
@@ -100,11 +100,7 @@ def prepare_checked(scenario, passes=()) -> Prepared:
     for i, stream in enumerate(scenario.streams):
         with located(scenario, index=i):
             check_dtypes(scenario, i, stream)
-            prepared = prepare_stream(stream, scenario.hardware, scenario.strategies,
-                                      scenario.seed)
-            for pass_ in passes:
-                prepared = pass_(scenario, i, prepared)
-        streams.append(prepared)
+            streams.append(prepare_index(scenario, i, passes))
     result = Prepared(tuple(streams), Seeds.of(scenario.seed, len(scenario.streams)))
     check_prepared(scenario, result)
     return result

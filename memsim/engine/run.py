@@ -23,6 +23,7 @@ from memsim.engine.residency import host_io, resident_ranges
 from memsim.engine.simkernel import Environment
 from memsim.engine.system import System
 from memsim.engine.traffic import background_process
+from memsim.runtime import settings_for
 
 # Streams live 2^34 lines (1 TiB at 64 B lines) apart, so they never alias in the caches.
 STREAM_LINE_STRIDE = 1 << 34
@@ -141,12 +142,28 @@ def _result(scenario, prepared, runner, system, tables: bool):
     hw = scenario.hardware
     background_bytes = sum(c.get("bytes", 0) for c in system.background_counters)
     extra = {"background_bytes": int(background_bytes), "events": int(runner.events_tiles),
-             "fits_in_memory": True, "hardware": hw.name}
+             "fits_in_memory": True, "hardware": hw.name,
+             **runtime_summary(hw, [settings_for(s, hw, scenario.runtime, scenario.unit)
+                                    for s in scenario.streams])}
     dtypes = {i: s.dtype for i, s in enumerate(scenario.streams)}
     resolved = _resolved(scenario) if tables else {}
     return build_result(scenario.name, runner, hw, [(s.plan, s.graph) for s in prepared.streams],
                         dtypes, scenario=scenario, resolved=resolved, extra_summary=extra,
                         tables=tables)
+
+
+def runtime_summary(hw, settings) -> dict:
+    """Summary keys saying what was assumed: ``runtime``, ``unit``, ``threads`` (per stream)
+    and ``calibrated`` (a description of the preset's calibration, or None)."""
+    cal = getattr(hw, "calibration", None)
+    used = cal is not None and any(rt.params for rt in settings)
+    text = None
+    if used:
+        loo = f", leave-one-out median error {cal.loo_median_error:.2f}x" if cal.loo_median_error else ""
+        text = f"{cal.runtime} on {cal.unit} fitted to {cal.rows} measurements{loo}"
+    return {"runtime": settings[0].runtime if settings else None,
+            "unit": settings[0].unit if settings else None,
+            "threads": [rt.threads for rt in settings], "calibrated": text}
 
 
 def _refresh_hazard(system) -> bool:
@@ -194,9 +211,9 @@ def _run(inputs: _RunInputs, lazy_refresh: bool, built: list):
 def _layer_plans(hw, prepared, onchip, memo: TileMemo) -> list[LayerPlan]:
     """The engine's view of one prepared stream's layers (host copies on the first and last)."""
     layers = [LayerPlan(name=m.op.name, op=m.op.kind, macs=int(m.macs), target=m.target_level,
-                        tiles=memo.tiles(id(m), m), utilisation=float(m.utilisation),
+                        tiles=memo.tiles(m.memo_key, m), utilisation=float(m.utilisation),
                         extra_cycles_per_tile=float(m.extra_cycles_per_tile),
-                        onchip_lines=onchip)
+                        onchip_lines=onchip, fixed_ps=int(m.fixed_ps))
               for m in prepared.mappings]
     if layers:
         host_in, host_out = host_io(hw, prepared.graph, prepared.plan, onchip)

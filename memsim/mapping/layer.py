@@ -64,7 +64,7 @@ class LayerMapping:
     columns on a systolic unit) and ``lane_unroll`` the spatial unroll over them (empty on the
     systolic array, where ``unroll`` holds the array shape). ``extra_cycles_per_tile``: compute
     cycles the engine adds to every tile (0 from the mapper; a later pass such as a runtime
-    model may set it).
+    model may set it); ``fixed_ps`` the time waited before the tiles (same).
     """
 
     op: object
@@ -94,6 +94,15 @@ class LayerMapping:
     skip_operands: frozenset = frozenset()  # operands held on chip by layer fusion
     fusion: dict | None = None  # fusion report when this op consumes a fusable intermediate
     extra_cycles_per_tile: float = 0.0
+    #: fixed time the engine waits before the layer's tiles (0 from the mapper; the runtime
+    #: stage's dispatch/launch and barrier costs, ``memsim.runtime.RuntimeLayer``)
+    fixed_ps: int = 0
+
+    @property
+    def memo_key(self):
+        """Key of this layer's tiles in the engine's tile memo (the runtime's wrapper keys by
+        what it wraps and what it changes)."""
+        return id(self)
 
     @property
     def dims(self) -> dict:

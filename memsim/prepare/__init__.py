@@ -9,8 +9,8 @@ the mapped layers (the runtime model) plugs in as a ``StreamPass``. See docs/arc
 from memsim.prepare.key import prepare_key
 from memsim.prepare.stage import (NETWORK_PARAMS, Prepared, PreparedStream, Seeds, StreamPass,
                                   load_stream_graph, prepare, prepare_graph,
-                                  prepare_stream)
+                                  prepare_index, prepare_stream)
 
 __all__ = ["NETWORK_PARAMS", "Prepared", "PreparedStream", "Seeds", "StreamPass",
-           "load_stream_graph", "prepare", "prepare_graph", "prepare_key",
+           "load_stream_graph", "prepare", "prepare_graph", "prepare_index", "prepare_key",
            "prepare_stream"]

@@ -4,7 +4,8 @@
 timing fields are included too: cheap to include, and sweeps rarely share across them), the
 strategies, the contents of the files those name, the hardware through
 ``memsim.mapping.MappingInputs`` (the only view of the hardware mapping has) and the arena
-capacity the planner spills against (``memsim.planning.onchip``), and the scenario
+capacity the planner spills against (``memsim.planning.onchip``), the runtime settings of each
+stream (with the whole hardware when a runtime other than ``generic`` acts), and the scenario
 seed when the planner searches with it (``best``). Two scenarios with equal keys get equal
 ``Prepared`` records, so a sweep may reuse one for the other.
 """
@@ -16,6 +17,7 @@ import json
 from memsim.fileio import file_digests
 from memsim.mapping import MappingInputs
 from memsim.planning.onchip import activation_capacity
+from memsim.runtime import settings_for
 
 #: planners whose result depends on the seed
 SEEDED_PLANNERS = ("best",)
@@ -28,7 +30,14 @@ def prepare_key(scenario, files: dict | None = None) -> str:
     streams = [s.model_dump(mode="json") for s in scenario.streams]
     strategies = scenario.strategies.model_dump(mode="json")
     seeded = scenario.strategies.reuse.planner in SEEDED_PLANNERS
+    runtimes = [settings_for(s, scenario.hardware, scenario.runtime, scenario.unit)
+                for s in scenario.streams]
     key = {"streams": streams, "strategies": strategies,
+           "runtime": [[r.runtime, r.unit, r.threads, sorted(r.params.items())] for r in runtimes],
+           # a runtime other than generic reads more of the hardware than mapping does (memory
+           # ports, cores): then the whole description is part of the key
+           "runtime_hardware": (None if all(r.profile().is_identity for r in runtimes)
+                                else scenario.hardware.model_dump(mode="json")),
            "files": file_digests([streams, strategies], files),
            "hardware": MappingInputs.of(scenario.hardware).key(),
            "activation_capacity": activation_capacity(scenario.hardware),

@@ -19,6 +19,7 @@ from memsim.config import Strategies
 from memsim.mapping import LayerMapping, MappingInputs, map_graph
 from memsim.planning import plan_graph
 from memsim.planning.onchip import activation_capacity
+from memsim.runtime import runtime_pass
 from memsim.strategies import tensor_bytes_hook
 from memsim.workloads import load_network
 
@@ -103,13 +104,18 @@ def prepare_graph(graph, hw, strategies=None, seed: int = 0) -> PreparedStream:
     return PreparedStream(graph, plan, tuple(mappings))
 
 
+def prepare_index(scenario, index: int, passes: Sequence[StreamPass] = ()) -> PreparedStream:
+    """Stream ``index`` of ``scenario`` prepared, then run through the runtime stage
+    (``memsim.runtime.runtime_pass``: what the scenario's runtime executes) and ``passes``."""
+    stream = scenario.streams[index]
+    prepared = prepare_stream(stream, scenario.hardware, scenario.strategies, scenario.seed)
+    for pass_ in (runtime_pass, *passes):
+        prepared = pass_(scenario, index, prepared)
+    return prepared
+
+
 def prepare(scenario, *, passes: Sequence[StreamPass] = ()) -> Prepared:
-    """Prepare every stream of ``scenario`` (a validated ``Scenario``), then apply ``passes``
-    to each in order. Reads exactly what ``prepare_key`` covers."""
-    streams = []
-    for index, stream in enumerate(scenario.streams):
-        prepared = prepare_stream(stream, scenario.hardware, scenario.strategies, scenario.seed)
-        for pass_ in passes:
-            prepared = pass_(scenario, index, prepared)
-        streams.append(prepared)
-    return Prepared(tuple(streams), Seeds.of(scenario.seed, len(scenario.streams)))
+    """Prepare every stream of ``scenario`` (a validated ``Scenario``) with ``prepare_index``.
+    Reads exactly what ``prepare_key`` covers."""
+    streams = tuple(prepare_index(scenario, i, passes) for i in range(len(scenario.streams)))
+    return Prepared(streams, Seeds.of(scenario.seed, len(scenario.streams)))
