@@ -33,7 +33,9 @@ STAGES = [
     ("cache",),
     ("engine",),
     ("analysis",),
-    ("sweep", "report"),
+    # consumers of whole runs: sweeps, reports, and calibration (fits runtime parameters by
+    # simulating measured rows)
+    ("sweep", "report", "calibration"),
     # the command line and the public facade (memsim/__init__.py: memsim.simulate)
     ("cli", "memsim"),
     ("__main__",),
