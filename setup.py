@@ -28,7 +28,10 @@ class BuildPyPrecompiled(build_py):
         if getattr(self, "editable_mode", False) or os.environ.get("MEMSIM_NO_PRECOMPILE"):
             return
         lib = Path(self.build_lib).resolve()
-        env = dict(os.environ, PYTHONPATH=str(lib), NUMBA_CACHE_DIR="")
+        # prepend, never replace: pip's isolated build environment reaches its packages through
+        # PYTHONPATH (a sitecustomize there), and the precompile needs them (numba, pydantic...)
+        path = os.pathsep.join(p for p in (str(lib), os.environ.get("PYTHONPATH", "")) if p)
+        env = dict(os.environ, PYTHONPATH=path, NUMBA_CACHE_DIR="")
         cmd = [sys.executable, "-m", "memsim", "precompile", "--configs", str(ROOT / "configs")]
         proc = subprocess.run(cmd, cwd=lib, env=env, check=False)
         if proc.returncode:

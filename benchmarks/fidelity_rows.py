@@ -67,13 +67,22 @@ def _network(text: str) -> tuple[str | None, dict, str | None]:
             return "llama-7b", {"phase": "decode", "context": 80}, None  # 16 in + 128 out: mean ≈ 80
         if "llama-3.2-1b" in t:
             return "llama-1b", {"phase": "decode", "context": 512}, None
-        return None, {}, "LLM not in the zoo (Llama-3.2-3B / Llama-3-8B)"
+        if "llama-3.2-3b" in t:
+            return "llama-3b", {"phase": "decode", "context": 512}, None  # same tutorial as 1B
+        if "llama-3-8b" in t:
+            # llama.cpp tg1024: 1024 tokens generated after a short prompt, mean context ≈ 512
+            return "llama-8b", {"phase": "decode", "context": 512}, None
+        return None, {}, f"LLM not in the zoo ({text})"
     if "bert_large" in t:
-        return None, {}, "bert_large not in the zoo"
+        return "bert_large", {"seq_len": 384}, None
     m = re.search(r"bert_base \(seq (\d+)\)", t)
     if m:
         return "bert_base", {"seq_len": int(m.group(1))}, None
-    if "inception_v1" in t or "efficientnet_edgetpu" in t or "resnet8" in t:
+    if "inception_v1" in t:
+        return "inception_v1", {}, None
+    if "resnet8" in t:
+        return "resnet8", {}, None
+    if "efficientnet_edgetpu" in t:
         return None, {}, f"{text.split()[0]} not in the zoo"
     if "person" in t or ("mobilenetv1 0.25" in t) or ("mobilenet_v1 0.25" in t):
         res = 224 if "224" in t else 96
