@@ -73,7 +73,9 @@ def _head_pairs(s: dict, streams: list[dict], nets: list[str],
         pairs.append(("deadline", "none set (add deadline: to a stream)"))
     if s.get("runtime"):
         threads = ", ".join(str(t) for t in s.get("threads") or [])
-        what = "threads" if s.get("unit") == "cpu" else "cores"
+        one = all(t == 1 for t in s.get("threads") or [])
+        what = ("thread" if one else "threads") if s.get("unit") == "cpu" else \
+            ("core" if one else "cores")
         pairs.append(("assumed", f"runtime {s['runtime']} on the {s.get('unit')} ({threads} "
                       f"{what}); " + (f"calibrated: {s['calibrated']}" if s.get("calibrated")
                                       else "uncalibrated")))
