@@ -75,18 +75,24 @@ def run_memsim(lines, writes, nlev, compat, chunk=1 << 20):
     return dt, h.stats()
 
 
-def run_pycachesim(lines, writes, nlev, chunk=1 << 20):
+def pycachesim_simulator(nlev: int):
+    """pycachesim's ``CacheSimulator`` for the first ``nlev`` of ``LEVELS`` (LRU, 64 B lines,
+    write-back/write-allocate to main memory)."""
     from cachesim import Cache, CacheSimulator, MainMemory  # AGPL: benchmark oracle only
 
     caches, nxt = [], None
-    for i, (name, size, ways) in reversed(list(enumerate(LEVELS[:nlev]))):
+    for name, size, ways in reversed(LEVELS[:nlev]):
         c = Cache(name, size // (LINE * ways), ways, LINE, "LRU", store_to=nxt, load_from=nxt)
         caches.insert(0, c)
         nxt = c
     mem = MainMemory()
     mem.load_to(caches[-1])
     mem.store_from(caches[-1])
-    cs = CacheSimulator(caches[0], mem)
+    return CacheSimulator(caches[0], mem)
+
+
+def run_pycachesim(lines, writes, nlev, chunk=1 << 20):
+    cs = pycachesim_simulator(nlev)
     conv = sim = 0.0
     for s in range(0, lines.size, chunk):
         ln, wr = lines[s:s + chunk], writes[s:s + chunk]

@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-LINE = 64
-LEVELS = [("L1", 32768, 8), ("L2", 1 << 20, 16), ("L3", 8 << 20, 16)]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cache import LEVELS, LINE, pycachesim_simulator  # noqa: E402  (the same hierarchy)
 HW_YAML = """name: replay-bench
 compute: {{cores: 1, clock: 1 GHz, kind: simd, macs_per_cycle: {{fp32: 1}}}}
 memory:
@@ -71,17 +71,7 @@ def matmul_trace(n: int, t: int) -> tuple[np.ndarray, np.ndarray]:
 
 def pycachesim_replay(addr: np.ndarray, write: np.ndarray) -> tuple[float, float, list]:
     """(list conversion s, simulation s, per-level [loads, stores, hits, misses]) in pycachesim."""
-    from cachesim import Cache, CacheSimulator, MainMemory  # AGPL: benchmark oracle only
-
-    caches, nxt = [], None
-    for name, size, ways in reversed(LEVELS):
-        c = Cache(name, size // (LINE * ways), ways, LINE, "LRU", store_to=nxt, load_from=nxt)
-        caches.insert(0, c)
-        nxt = c
-    mem = MainMemory()
-    mem.load_to(caches[-1])
-    mem.store_from(caches[-1])
-    cs = CacheSimulator(caches[0], mem)
+    cs = pycachesim_simulator(len(LEVELS))
     t0 = time.perf_counter()
     lst = addr.tolist()
     # program order kept: each run of loads followed by its run of stores
