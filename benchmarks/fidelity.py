@@ -80,7 +80,9 @@ def predict_ms(row: Row, hardware: dict | None = None, before: bool = False) -> 
     key = repr({**data, "name": ""})
     if key in _MEMO:
         return _MEMO[key]
-    scenario = validate_data(Scenario, data, None, source_path=ROOT / "x.yaml")
+    # an in-memory scenario: the path only names the CSV row in messages (no such file)
+    scenario = validate_data(Scenario, data, None,
+                             source_path=ROOT / f"fidelity-csv-line-{row.line}.yaml")
     _MEMO[key] = simulate(scenario, tables=False).summary["latency_s"] * 1e3
     return _MEMO[key]
 

@@ -35,8 +35,39 @@ def plan(
     Networks are planned with batch norm folded (as inference engines deploy them). With
     ``--capacity`` the buffers that do not fit spill to DRAM (least extra traffic, or the
     largest first); both choices' traffic is printed."""
+    from memsim.planning import plan_buffers, read_instances, validate
+
+    cap = _check_options(network, instances, algorithm, alignment, time_limit, capacity, spill)
+    within = None
+    if instances is not None:
+        buffers = read_instances(instances)
+        result = plan_buffers(buffers, algorithm, time_limit_s=time_limit,
+                              alignment=alignment or 1, seed=seed)
+        name = instances.name
+        naive = result.naive_bytes
+    else:
+        buffers, result, name, naive, within = _plan_network(
+            network, batch, dtype, algorithm, dict(
+                alignment=64 if alignment is None else alignment, time_limit_s=time_limit,
+                seed=seed, capacity=cap), spill)
+    al = result.alignment
+    validate([type(b)(b.id, -(-b.size // al) * al, b.start, b.end) for b in buffers], result)
+    out = {"arena_bytes": result.arena_bytes, "lower_bound_bytes": result.lower_bound_bytes,
+           "naive_bytes": naive, "algorithm": algorithm, "alignment": al,
+           "seconds": result.seconds,
+           "buffers": [{"id": str(b.id), "offset": result.offsets[b.id], "size": b.size,
+                        "start": b.start, "end": b.end} for b in buffers]}
+    if within is not None:
+        out["capacity"] = within
+    if as_json:
+        emit_json(out)
+        return
+    _print_plan(name, algorithm, buffers, result, naive, within, spill)
+
+
+def _check_options(network, instances, algorithm, alignment, time_limit, capacity, spill):
+    """Refuse bad options (exit 2, the option named); returns ``--capacity`` in bytes or None."""
     from memsim.errors import InputError
-    from memsim.planning import plan_buffers, plan_graph, read_instances, validate
     from memsim.planning.planner import ALGORITHMS
     from memsim.planning.spill import CHOOSERS
     from memsim.units import parse_size
@@ -53,7 +84,6 @@ def plan(
     if spill not in CHOOSERS:
         raise InputError(f"unknown spill chooser (got {spill!r}; use {', '.join(CHOOSERS)})",
                          field="--spill")
-
     if algorithm not in ALGORITHMS:
         raise InputError(f"unknown planner (got {algorithm!r}; use {', '.join(ALGORITHMS)})",
                          field="--algorithm")
@@ -63,47 +93,42 @@ def plan(
         raise InputError(f"must be >= 1 (got {alignment})", field="--alignment")
     if time_limit < 0:
         raise InputError(f"must be >= 0 (got {time_limit})", field="--time-limit")
-    within = None
-    if instances is not None:
-        buffers = read_instances(instances)
-        result = plan_buffers(buffers, algorithm, time_limit_s=time_limit,
-                              alignment=alignment or 1, seed=seed)
-        name = instances.name
-        naive = result.naive_bytes
-    else:
-        from memsim.workloads import load_network
+    return cap
 
-        try:
-            graph = load_network(network, batch=batch, dtype=dtype)
-        except (KeyError, ValueError) as err:
-            raise InputError(f"{err} (got {network!r})", field="network") from None
-        graph = graph.fold_batchnorm()
-        args = dict(alignment=64 if alignment is None else alignment, time_limit_s=time_limit,
-                    seed=seed, capacity=cap)
-        mp = plan_graph(graph, algorithm, spill=spill, **args)
-        buffers, result, name, naive = mp.buffers, mp.plan, graph.name, mp.naive_bytes
-        if cap is not None:
-            other = next(c for c in CHOOSERS if c != spill)
-            alt = plan_graph(graph, algorithm, spill=other, **args)
-            within = {"capacity_bytes": cap, "spill": spill,
-                      "onchip_bytes": mp.arena_bytes if mp.onchip_bytes is None
-                      else mp.onchip_bytes,
-                      "spilled": [str(i) for i in mp.spilled],
-                      "spill_traffic_bytes": mp.spill_traffic_bytes,
-                      f"{other}_traffic_bytes": alt.spill_traffic_bytes,
-                      f"{other}_spilled": len(alt.spilled)}
+
+def _plan_network(network, batch, dtype, algorithm, args: dict, spill: str):
+    """(buffers, plan, name, naive bytes, capacity record or None) of a network; with a
+    capacity, the other spill chooser is planned too so both traffics can be compared."""
+    from memsim.errors import InputError
+    from memsim.planning import plan_graph
+    from memsim.planning.spill import CHOOSERS
+    from memsim.workloads import load_network
+
+    try:
+        graph = load_network(network, batch=batch, dtype=dtype)
+    except (KeyError, ValueError) as err:
+        raise InputError(f"{err} (got {network!r})", field="network") from None
+    graph = graph.fold_batchnorm()
+    mp = plan_graph(graph, algorithm, spill=spill, **args)
+    within = None
+    cap = args["capacity"]
+    if cap is not None:
+        other = next(c for c in CHOOSERS if c != spill)
+        alt = plan_graph(graph, algorithm, spill=other, **args)
+        within = {"capacity_bytes": cap, "spill": spill,
+                  "onchip_bytes": mp.arena_bytes if mp.onchip_bytes is None else mp.onchip_bytes,
+                  "spilled": [str(i) for i in mp.spilled],
+                  "spill_traffic_bytes": mp.spill_traffic_bytes,
+                  f"{other}_traffic_bytes": alt.spill_traffic_bytes,
+                  f"{other}_spilled": len(alt.spilled)}
+    return mp.buffers, mp.plan, graph.name, mp.naive_bytes, within
+
+
+def _print_plan(name, algorithm, buffers, result, naive, within, spill) -> None:
+    """The plan's summary lines (and the capacity comparison) on stdout."""
+    from memsim.planning.spill import CHOOSERS
+
     al = result.alignment
-    validate([type(b)(b.id, -(-b.size // al) * al, b.start, b.end) for b in buffers], result)
-    out = {"arena_bytes": result.arena_bytes, "lower_bound_bytes": result.lower_bound_bytes,
-           "naive_bytes": naive, "algorithm": algorithm, "alignment": al,
-           "seconds": result.seconds,
-           "buffers": [{"id": str(b.id), "offset": result.offsets[b.id], "size": b.size,
-                        "start": b.start, "end": b.end} for b in buffers]}
-    if within is not None:
-        out["capacity"] = within
-    if as_json:
-        emit_json(out)
-        return
     typer.echo(f"{name}: {algorithm}, alignment {al} B, {len(buffers)} buffers, "
                f"{result.seconds:.3f} s")
     typer.echo(f"  arena        {result.arena_bytes:>14,} B")
