@@ -54,19 +54,12 @@ def scenario_data(row: Row, hardware: dict, before: bool = False) -> dict:
 def hardware_data(row: Row) -> dict:
     """The preset's raw data, with the measured board's clock where the row says it differs."""
     from memsim.config import load_yaml, preset_path
+    from memsim.config.loader import plain_data
 
-    data = _plain(load_yaml(preset_path(row.preset)))
+    data = plain_data(load_yaml(preset_path(row.preset)))
     if row.clock_hz:
         data["compute"]["clock"] = f"{row.clock_hz / 1e6:g} MHz"
     return data
-
-
-def _plain(obj):
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_plain(v) for v in obj]
-    return obj
 
 
 def predict_ms(row: Row, hardware: dict | None = None, before: bool = False) -> float:

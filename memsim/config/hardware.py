@@ -307,7 +307,19 @@ CALIBRATION_PARAMS = ("op_overhead_s", "barrier_s", "allcore_clock_fraction",
                       "efficiency_direct", "efficiency_depthwise", "efficiency_elementwise")
 
 
-class Unit(ConfigModel):
+class _ClockScoped(ConfigModel):
+    """A model with a ``compute`` block: its clock is in force while the rest validates, so
+    quantities in cycles (latencies, ``B/cycle``) convert with this unit's own clock."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _with_clock(cls, data, handler):
+        clock = peek_clock(data.get("compute")) if isinstance(data, dict) else None
+        with clock_context(clock):
+            return handler(data)
+
+
+class Unit(_ClockScoped):
     """Another execution unit of the board (e.g. a Jetson's CPU cluster beside its GPU).
 
     It has its own ``compute`` and on-chip ``levels`` and shares the board's ``memory.dram``;
@@ -320,13 +332,6 @@ class Unit(ConfigModel):
     compute: Compute
     levels: tuple[Level, ...] = Field(min_length=1)
     energy: Energy | None = None
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _with_clock(cls, data, handler):
-        clock = peek_clock(data.get("compute")) if isinstance(data, dict) else None
-        with clock_context(clock):
-            return handler(data)
 
 
 class Calibration(ConfigModel):
@@ -358,7 +363,7 @@ class Calibration(ConfigModel):
         return value
 
 
-class Hardware(ConfigModel):
+class Hardware(_ClockScoped):
     """A complete hardware description (one preset file)."""
 
     name: Name
@@ -371,13 +376,6 @@ class Hardware(ConfigModel):
     runtime: Literal[RUNTIMES] | None = None  # type: ignore[valid-type]
     units: dict[Literal[UNIT_KINDS], Unit] = Field(default_factory=dict)  # type: ignore[valid-type]
     calibration: Calibration | None = None
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _with_clock(cls, data, handler):
-        clock = peek_clock(data.get("compute")) if isinstance(data, dict) else None
-        with clock_context(clock):
-            return handler(data)
 
     @model_validator(mode="after")
     def _units(self):

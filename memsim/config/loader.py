@@ -433,6 +433,16 @@ def apply_overrides(data, overrides, *, base_dir=None, path=None):
     return data
 
 
+def plain_data(obj):
+    """A deep copy of loaded YAML data as plain dicts and lists (cheaper to copy and edit than
+    ruamel's nodes; positions are dropped)."""
+    if isinstance(obj, dict):
+        return {k: plain_data(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [plain_data(v) for v in obj]
+    return obj
+
+
 # ------------------------------------------------------------------------------------ dumping
 
 def _plain(obj):

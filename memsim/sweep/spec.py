@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from memsim.config.loader import apply_overrides, load_yaml, validate_data
+from memsim.config.loader import apply_overrides, load_yaml, plain_data, validate_data
 from memsim.config.scenario import Scenario
 from memsim.config.sweep import Sweep
 from memsim.errors import InputError
@@ -78,15 +78,6 @@ def combinations(sweep) -> list[dict]:
     return combos
 
 
-def _plain(obj):
-    """A deep copy of YAML data as plain dicts and lists (cheaper to copy than ruamel nodes)."""
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_plain(v) for v in obj]
-    return obj
-
-
 def _same(a, b) -> bool:
     return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
 
@@ -113,12 +104,12 @@ def _ordered(values: dict) -> list:
 def _base_raw(sweep, base: Path) -> dict:
     """The base scenario's raw YAML as plain data, its hardware file inlined unless swept
     (read once, not per point)."""
-    raw = _plain(load_yaml(base))
+    raw = plain_data(load_yaml(base))
     if isinstance(raw.get("hardware"), str) and "hardware" not in value_columns(sweep):
         hw_path = Path(raw["hardware"]).expanduser()
         if not hw_path.is_absolute():
             hw_path = base.parent / hw_path
-        raw["hardware"] = _plain(load_yaml(hw_path.resolve()))
+        raw["hardware"] = plain_data(load_yaml(hw_path.resolve()))
     return raw
 
 
@@ -130,7 +121,7 @@ def _point(index: int, raw: dict, base: Path, values: dict, seed: int, digests: 
     overrides = dict(_ordered(values))
     overrides["seed"] = seed
     try:
-        data = apply_overrides(_plain(raw), overrides, base_dir=base.parent, path=base)
+        data = apply_overrides(plain_data(raw), overrides, base_dir=base.parent, path=base)
         scenario = validate_data(Scenario, data, base, source_path=base)
     except InputError as err:
         problem = err.message.replace(str(base) + ": ", "", 1)

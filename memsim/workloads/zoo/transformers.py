@@ -96,6 +96,9 @@ def vit_b16(batch=1, dtype="int8", resolution=224, classes=1000) -> Graph:
 
 # --- decoder-only LLMs ------------------------------------------------------------------------
 
+#: what every Llama shares: RMSNorm, SwiGLU MLP, no biases, rotary positions
+_LLAMA = dict(norm="rms", mlp="swiglu", bias=False, positions="rope")
+
 PRESETS = {
     # Hugging Face ``gpt2`` config: n_layer 12, n_embd 768, n_head 12, n_inner 3072 (4 d),
     # vocab 50257, n_positions 1024, LayerNorm, GELU, biases, tied LM head.
@@ -105,23 +108,19 @@ PRESETS = {
     # Hugging Face ``meta-llama/Llama-3.2-1B`` config: 16 layers, hidden 2048, 32 heads, 8 KV
     # heads, intermediate 8192, vocab 128256, RMSNorm, SwiGLU, no biases, tied embeddings, RoPE.
     "llama-1b": dict(layers=16, d_model=2048, heads=32, kv_heads=8, ffn=8192, vocab=128256,
-                     max_context=131072, norm="rms", mlp="swiglu", bias=False, tied=True,
-                     positions="rope"),
+                     max_context=131072, tied=True, **_LLAMA),
     # Hugging Face ``meta-llama/Llama-3.2-3B`` config: 28 layers, hidden 3072, 24 heads, 8 KV
     # heads, intermediate 8192, vocab 128256, tied embeddings, RoPE.
     "llama-3b": dict(layers=28, d_model=3072, heads=24, kv_heads=8, ffn=8192, vocab=128256,
-                     max_context=131072, norm="rms", mlp="swiglu", bias=False, tied=True,
-                     positions="rope"),
+                     max_context=131072, tied=True, **_LLAMA),
     # Hugging Face ``meta-llama/Meta-Llama-3-8B`` config: 32 layers, hidden 4096, 32 heads, 8 KV
     # heads, intermediate 14336, vocab 128256, untied LM head, 8192 positions.
     "llama-8b": dict(layers=32, d_model=4096, heads=32, kv_heads=8, ffn=14336, vocab=128256,
-                     max_context=8192, norm="rms", mlp="swiglu", bias=False, tied=False,
-                     positions="rope"),
+                     max_context=8192, tied=False, **_LLAMA),
     # Hugging Face ``meta-llama/Llama-2-7b-hf`` config: 32 layers, hidden 4096, 32 heads (MHA),
     # intermediate 11008, vocab 32000, untied LM head, 4096 positions.
     "llama-7b": dict(layers=32, d_model=4096, heads=32, kv_heads=32, ffn=11008, vocab=32000,
-                     max_context=4096, norm="rms", mlp="swiglu", bias=False, tied=False,
-                     positions="rope"),
+                     max_context=4096, tied=False, **_LLAMA),
 }
 
 
