@@ -79,7 +79,7 @@ def _csv(tmp_path, text, name="m.csv") -> Path:
     ("network,dtype,threads,latency_ms\nds_cnn,int8,1,fast\n", 2, "expected a number"),
     ("network,dtype,threads,latency_ms\nds_cnn,int7,1,5\n", 2, "unknown dtype"),
     ("network,dtype,threads,latency_ms,colour\nds_cnn,int8,1,5,red\n", 1, "unknown column"),
-    ("network,dtype,threads,latency_ms\n\"ds_cnn,int8,1,5\n", 2, ""),
+    ("network,dtype,threads,latency_ms\n\"ds_cnn,int8,1,5\n", 2, "1 fields, the header has 4"),
     ("network,dtype,threads,latency_ms\n", 2, "no measurements"),
 ])
 def test_bad_measurement_files_are_located_errors(tmp_path, text, line, words):

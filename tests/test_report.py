@@ -146,7 +146,7 @@ def test_latency_histogram_zooms_on_frames_far_below_the_deadline(tmp_path):
     """Issue 17: every frame at 2.6 ms on a 0–35 ms axis (33 ms deadline) drew invisible bars
     and the deadline line of the histogram was labelled plotly's placeholder 'new text'."""
     result = make_result(frames=30, deadline_s=0.0333)
-    result.frames["latency_s"] = 0.0026 + 1e-7 * np.arange(30) % 3   # 2.6 ms, three values
+    result.frames["latency_s"] = 0.0026 + 1e-7 * (np.arange(30) % 3)   # 2.6 ms, three values
     lat = result.frames["latency_s"].to_numpy()
     fig = report_figures(write_run_report(result, tmp_path / "r.html").read_text())[
         "fig-latency-distribution"]

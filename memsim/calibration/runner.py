@@ -9,6 +9,7 @@ residuals in comments.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import tempfile
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memsim.errors import InputError
+from memsim.fileio import publish_mode
 from memsim.runtime import calibrate as fitlib
-from memsim.runtime.apply import RuntimeSettings, algorithm_of
+from memsim.runtime.apply import RuntimeSettings, algorithm_of, settings_for
 from memsim.runtime.overheads import layer_fixed_s
 from memsim.runtime.profiles import KERNELS, get_profile
 
@@ -96,17 +98,13 @@ def row_model(m, scenario, theta: dict) -> fitlib.RowModel:
     """Simulate ``scenario`` and keep its per-layer terms (kernel class, compute, memory
     stall, fixed cost) as the surrogate anchored at ``theta``."""
     from memsim.engine.run import simulate
-    from memsim.workloads import load_network
+    from memsim.prepare import load_stream_graph
 
     result = simulate(scenario, tables=False)
     stream = scenario.streams[0]
-    hw = scenario.hardware
-    rt = RuntimeSettings(scenario.runtime, hw.unit_kind, len(stream.cores or ()) or
-                         hw.compute.cores, dict(hw.calibration.params))
+    rt = settings_for(stream, scenario.hardware, scenario.runtime, scenario.unit)
     prof = rt.profile()
-    params = {k: getattr(stream, k) for k in ("resolution",) if getattr(stream, k, None)}
-    graph = load_network(stream.network, batch=stream.batch, dtype=stream.dtype,
-                         **params).fold_batchnorm()
+    graph = load_stream_graph(stream)  # the graph simulated (all network parameters)
     ops = {op.name: op for op in graph.ops}
     fixed = layer_fixed_s(prof.op_overhead_s, rt.threads, prof.barrier_s)
     barrier = fixed - prof.op_overhead_s
@@ -186,8 +184,6 @@ def calibrated_yaml(cal: Calibrated, source_text: str, source_name: str) -> str:
             f"calibrated: {frac:.3f} of the preset's bandwidth sustained", "bandwidth")
     if "calibration" in data:  # calibrating a calibrated preset replaces the old fit
         del data["calibration"]
-    import io
-
     buf = io.StringIO()
     yaml.dump(data, buf)
     loo = fit.loo_median_factor
@@ -224,6 +220,7 @@ def write_calibrated(cal: Calibrated, hardware_path, out) -> Path:
     text = calibrated_yaml(cal, src.read_text(encoding="utf-8"), src.name)
     out = Path(out)
     fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", suffix=".yaml")
+    publish_mode(tmp)  # mkstemp's 0600 would leave the preset readable by its owner only
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -66,9 +67,10 @@ def calibrate_command(
         value = fit.params[name]
         shown = f"{value * 1e6:.4g} µs" if name.endswith("_s") else f"{value:.4g}"
         typer.echo(f"  {name:24s} {shown}")
-    for m, p, lf in zip(rows, fit.predicted_s, fit.loo_factors or []):
+    for m, p, lf in zip(rows, fit.predicted_s, fit.loo_factors or [None] * len(rows)):
+        left = f"  left out: {lf:.3f}x" if lf is not None and not math.isnan(lf) else ""
         typer.echo(f"  line {m.line:3d} {m.network:16s} measured {m.latency_ms:9.4g} ms  "
-                   f"fitted {p * 1e3:9.4g} ms  left out: {lf:.3f}x")
+                   f"fitted {p * 1e3:9.4g} ms{left}")
     loo = fit.loo_median_factor
     typer.echo(f"median error {fit.median_factor:.3f}x; leave-one-out median error "
                f"{loo:.3f}x" if loo else f"median error {fit.median_factor:.3f}x")

@@ -31,7 +31,6 @@ def run_command(
     from memsim.engine.result import check_results_dir
     from memsim.errors import InputError
 
-    console = Console(stderr=True)
     top = parse_layers(layers)
     model = load_scenario(scenario, overrides=list(set_ or []))
     out = out or Path("results") / _safe_name(model.name)
@@ -39,7 +38,7 @@ def run_command(
         check_results_dir(out)  # before simulating: never fail after the work is done
     check_output_file(report, "--report")
     try:
-        result = _simulate(model, console, json_)
+        result = _simulate(model, json_)
     except InputError as err:
         raise blame_overrides(err, set_) from None
     if not no_save:
@@ -56,22 +55,18 @@ def run_command(
         raise typer.Exit(3)
 
 
-def _simulate(model, console, json_: bool):
+def _simulate(model, json_: bool):
     """``simulate(model)`` with a progress bar on a terminal, else a wall-time estimate line for a
     long run (pipes, CI logs); nothing extra under ``--json``."""
-    from memsim.cli.progress import interactive
+    from memsim.cli.estimate import FrameEstimate
+    from memsim.cli.progress import progress_bar
     from memsim.engine.run import simulate
 
     total = sum(s.frames for s in model.streams)
-    if json_ or total <= 1 or not interactive():  # a bar only for a person at a terminal
-        from memsim.cli.estimate import FrameEstimate
-
+    with progress_bar("simulating frames", enabled=not json_ and total > 1) as bar:
+        if bar is not None:  # a person at a terminal: the bar's ETA column is the estimate
+            return simulate(model, progress=bar)
         return simulate(model, progress=None if json_ or total <= 3 else FrameEstimate(total))
-    from rich.progress import Progress
-
-    with Progress(console=console, transient=True) as bar:  # its ETA column is the estimate
-        task = bar.add_task("simulating frames", total=total)
-        return simulate(model, progress=lambda done, _t: bar.update(task, completed=done))
 
 
 def _safe_name(name: str) -> str:

@@ -32,19 +32,19 @@ def sweep_command(
     """Run every point of SPEC; points already stored under the sweep directory are skipped."""
     from memsim.cli.progress import interactive
     from memsim.sweep.runner import run_sweep
+    from memsim.sweep.spec import load_sweep
 
     check_output_file(report, "--report")
+    sweep = load_sweep(spec)  # parsed once: the run, the report and the front all read it
     # the bar only for a person at a terminal: never under --json, in a pipe or a CI log
-    summary = run_sweep(spec, out, workers=workers, scheduler=scheduler, dask_local=dask_local,
+    summary = run_sweep(sweep, out, workers=workers, scheduler=scheduler, dask_local=dask_local,
                         reuse=not no_reuse, progress=progress and not as_json and interactive(),
                         retry_failed=retry_failed)
     if report is not None:
         import pandas as pd
 
         from memsim.report import write_sweep_report
-        from memsim.sweep.spec import load_sweep
 
-        sweep = load_sweep(spec)
         info = {"name": summary["name"], "objectives": dict(sweep.objectives),
                 "swept": list(sweep.grid) + list(sweep.zip), "spec": str(spec),
                 "pareto": summary["pareto"]}
@@ -57,14 +57,12 @@ def sweep_command(
         return
     from rich.console import Console
 
-    from memsim.sweep.spec import load_sweep
-
     console = Console()
     console.print(f"[bold]{summary['name']}[/]: {summary['points']} points — "
                   f"{summary['done']} computed, {summary['failed']} failed, "
                   f"{summary['skipped']} already stored; {summary['feasible']} meet the deadline")
     console.print(f"results: {summary['results']}")
-    print_front(summary, load_sweep(spec), console)
+    print_front(summary, sweep, console)
     if "report" in summary:
         console.print(f"report: {summary['report']}")
 

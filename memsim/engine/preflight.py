@@ -15,11 +15,10 @@ from pathlib import Path
 
 from memsim.engine.feasibility import check_dtypes, check_feasible
 from memsim.errors import InputError
-from memsim.prepare import Prepared, Seeds, prepare_index
+from memsim.prepare import NETWORK_PARAMS, Prepared, Seeds, prepare_index
 
 #: fields of an error raised by a later stage → the stream field the user wrote
-_STREAM_FIELDS = {"dtype", "batch", "network", "resolution", "seq_len", "phase", "context",
-                  "cores", "frames"}
+_STREAM_FIELDS = {"dtype", "batch", "network", "cores", "frames", *NETWORK_PARAMS}
 _RENAMED = {"compute.macs_per_cycle": "dtype"}
 
 

@@ -27,7 +27,7 @@ tiles that touch them.
 
 from __future__ import annotations
 
-from memsim.planning.onchip import activation_capacity, backing_level  # noqa: F401 (re-export)
+from memsim.planning.onchip import backing_level
 
 
 def _onchip_span(plan, kind: str) -> tuple[int, int]:

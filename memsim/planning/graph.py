@@ -215,7 +215,8 @@ def plan_graph(graph, algorithm: str = "greedy-by-size", alignment: int = 64,
 def _with_spills(buffers, within, alignment: int, full: Plan) -> Plan:
     """One plan of all buffers: the kept ones where ``within`` put them, the spilled ones
     planned among themselves (greedy by size) from the first 4 KiB boundary above it."""
-    spilled = [b for b in buffers if b.id in set(within.spilled)]
+    ids = set(within.spilled)
+    spilled = [b for b in buffers if b.id in ids]
     upper = plan_buffers(spilled, "greedy-by-size", alignment=alignment)
     base = _align(within.plan.arena_bytes, REGION_ALIGNMENT) if spilled else 0
     offsets = dict(within.plan.offsets)

@@ -124,14 +124,15 @@ def plan_within(buffers: Sequence[Buffer], cost: dict, capacity: int,
     spill more (cheapest per byte among the buffers reaching above the capacity) until the
     arena fits. The plan covers the kept buffers only."""
     spilled = choose_spills(buffers, cost, capacity, chooser, alignment)
-    align = max(1, alignment)
     while True:
         kept = [b for b in buffers if b.id not in spilled]
         plan = plan_buffers(kept, algorithm, time_limit_s=time_limit_s, alignment=alignment,
                             seed=seed, capacity=capacity)
         if plan.arena_bytes <= capacity:
             break
-        over = [b for b in kept if plan.offsets[b.id] + -(-b.size // align) * align > capacity]
+        ends = np.array([plan.offsets[b.id] for b in kept]) + align_up(
+            np.array([b.size for b in kept]), max(1, alignment))
+        over = [b for b, end in zip(kept, ends.tolist()) if end > capacity]
         spilled.add(min(over, key=lambda b: (cost[b.id] / max(b.size, 1), str(b.id))).id)
     ids = tuple(b.id for b in buffers if b.id in spilled)
     return SpillPlan(plan, ids, int(sum(cost[i] for i in ids)), int(capacity))
