@@ -134,3 +134,12 @@ def test_fold_batchnorm_keeps_macs():
     assert n_bn == 53
     bn_params = sum(o.params for o in g.ops if o.kind == "norm")
     assert f.params == g.params - bn_params // 2
+
+
+def test_config_knows_exactly_the_zoo_networks():
+    """The scenario validator checks names against ``memsim.config.networks.ZOO_NETWORKS``
+    (config comes before workloads); it must list exactly the zoo's builders."""
+    from memsim.config.networks import ZOO_NETWORKS
+    from memsim.workloads.zoo import ZOO
+
+    assert tuple(sorted(ZOO)) == ZOO_NETWORKS

@@ -1,8 +1,8 @@
 """The names of the built-in networks, as the config validates them.
 
 Config comes before workloads in the pipeline (workloads reads YAML through config), so the
-scenario validator cannot ask the zoo for its names; ``memsim.workloads.zoo`` refuses to import
-when its builders and this list differ, so the two cannot drift apart.
+scenario validator cannot ask the zoo for its names; tests/test_zoo.py requires this list to
+equal the zoo's builders, so the two cannot drift apart.
 """
 
 ZOO_NETWORKS = tuple(sorted((
