@@ -324,8 +324,9 @@ class Graph:
     def validate(self) -> None:
         """Check structural invariants; raise ``ValueError`` on the first violation.
 
-        Every referenced tensor exists; each tensor has at most one producer and is produced
-        before it is read (inputs, weights and states excepted); each access has one index per
+        Every referenced tensor exists; each tensor has at most one producer (or several, each
+        marked ``attrs["partial_write"]``: the bands of a row split) and is produced before it
+        is read (inputs, weights and states excepted); each access has one index per
         tensor axis and addresses at least one element inside the tensor.
         """
         written: set[str] = set()
@@ -338,7 +339,7 @@ class Graph:
                 if kind in ("activation", "output") and t not in written:
                     raise ValueError(f"op {o.name}: reads {t} before it is written")
             for t in o.outputs:
-                if t in written:
+                if t in written and not o.attrs.get("partial_write"):
                     raise ValueError(f"tensor {t} written by two ops")
                 written.add(t)
             if o.loops is None:
