@@ -167,6 +167,11 @@ class Reuse(ConfigModel):
     #: which activations spill to DRAM when the arena exceeds a writable-backed scratchpad
     #: (planning.spill): the least extra traffic, or the largest tensors first
     spill: Literal["least-traffic", "largest-first"] = "least-traffic"
+    #: when the activations exceed the backing level (a scratchpad, or the SRAM in front of
+    #: read-only flash), also consider splitting layers into row bands (planning.split) and run
+    #: the option (spill, split, split + spill) of least estimated extra time: auto; off: spill
+    #: only (with a read-only backing store the arena must then fit as it is)
+    split: Literal["auto", "off"] = "auto"
 
     @field_validator("alignment_bytes")
     @classmethod

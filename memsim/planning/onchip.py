@@ -1,7 +1,8 @@
 """Which on-chip memory holds a stream's resident data, and the arena capacity it gives.
 
-Read by planning (plan the activations within the capacity, spill the rest) and by the engine
-(which lines are resident on chip); both depend on the hardware description only.
+Read by planning (plan the activations within the capacity, spill the rest or split layers)
+and by the engine (which lines are resident on chip); both depend on the hardware description
+only.
 """
 
 from __future__ import annotations
@@ -31,3 +32,19 @@ def activation_capacity(hw) -> int | None:
     if name is None or not hw.memory.dram.writable:
         return None
     return int(hw.memory.level(name).size_bytes)
+
+
+def split_capacity(hw) -> int | None:
+    """Bytes the activations must fit on chip, by spilling or by splitting layers: the backing
+    level's size, writable backing store or not (on MCU flash only a split can help), or None
+    when caches decide."""
+    name = backing_level(hw)
+    return None if name is None else int(hw.memory.level(name).size_bytes)
+
+
+def split_costs(hw, dtype: str) -> tuple[float, float]:
+    """(seconds per MAC at the peak rate of ``dtype``, seconds per byte at the DRAM bandwidth):
+    the weights of ``planning.split.SplitCosts`` on ``hw`` (1 s per MAC when it lacks the
+    dtype: feasibility reports that)."""
+    rate = hw.compute.peak_macs_per_s(dtype) if dtype in hw.compute.macs_per_cycle else 1.0
+    return 1.0 / rate, 1.0 / float(hw.memory.dram.bandwidth_bytes_per_s)

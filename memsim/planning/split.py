@@ -14,8 +14,9 @@ schedule (its inputs until their last band, its output from the first band on, t
 tensors within their band). It is computed on the segment alone, so a candidate costs
 milliseconds.
 
-``choose_split`` is a greedy cover of the over-full steps: while some step's live bytes exceed
-the capacity, among the segments containing the first such step (both ends within
+````choose_split`` is a greedy cover of the over-full steps: while some step's live bytes exceed
+the capacity, among the segments containing the first such step (passing over the steps no
+segment can fix) (both ends within
 ``MAX_REACH`` ops of it) that fit with the fewest bands that make them fit (a bisection over
 the band count), it takes the one of least ``cost`` per over-full step it covers, and splits it.
 Not proved optimal; the cost weighs MACs and bytes by ``SplitCosts`` (seconds each, from the
@@ -207,19 +208,21 @@ def _free(graph, op) -> bool:
 def choose_split(graph: Graph, capacity: int, costs: SplitCosts, alignment: int = 64,
                  tensor_bytes=None, inplace: bool = True) -> SplitChoice:
     """Split segments of ``graph`` until no step has more than ``capacity`` live bytes, or no
-    segment containing the first over-full step fits (then what is left over-full stays so:
-    spill it, or it is infeasible). See the module docstring for the rule."""
+    segment containing an over-full step fits (a step no segment fixes is passed over and stays
+    over-full: spill it, or it is infeasible). See the module docstring for the rule."""
     segments, total = [], ZERO
-    for _ in range(MAX_SEGMENTS):
+    given_up: set[str] = set()  # ops whose step no segment brings within the capacity
+    while len(segments) < MAX_SEGMENTS:
         live = live_per_step(graph, alignment, tensor_bytes, inplace)
         over = live > capacity
-        if not over.any():
+        steps = [i for i in np.flatnonzero(over).tolist() if graph.ops[i].name not in given_up]
+        if not steps:
             break
-        step = int(np.argmax(over))
-        found = _candidates(graph, step, over, capacity, costs, alignment, tensor_bytes,
+        found = _candidates(graph, steps[0], over, capacity, costs, alignment, tensor_bytes,
                             inplace)
         if not found:
-            break
+            given_up.add(graph.ops[steps[0]].name)
+            continue
         _, cost, seg = min(found, key=lambda c: (c[0], c[2].first, c[2].last))
         segments.append((graph.ops[seg.first].name, graph.ops[seg.last].name, seg.bands))
         total = total + cost

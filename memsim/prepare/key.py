@@ -4,7 +4,8 @@
 timing fields are included too: cheap to include, and sweeps rarely share across them), the
 strategies, the contents of the files those name, the hardware through
 ``memsim.mapping.MappingInputs`` (the only view of the hardware mapping has) and the arena
-capacity the planner spills against (``memsim.planning.onchip``), the runtime settings of each
+capacity the planner spills against and the one it splits layers against, with the time
+weights of that choice (``memsim.planning.onchip``), the runtime settings of each
 stream (with the whole hardware when a runtime other than ``generic`` acts), and the scenario
 seed when the planner searches with it (``best``). Two scenarios with equal keys get equal
 ``Prepared`` records, so a sweep may reuse one for the other.
@@ -16,7 +17,7 @@ import json
 
 from memsim.fileio import file_digests
 from memsim.mapping import MappingInputs
-from memsim.planning.onchip import activation_capacity
+from memsim.planning.onchip import activation_capacity, split_capacity, split_costs
 from memsim.runtime import settings_for
 
 #: planners whose result depends on the seed
@@ -41,5 +42,8 @@ def prepare_key(scenario, files: dict | None = None) -> str:
            "files": file_digests([streams, strategies], files),
            "hardware": MappingInputs.of(scenario.hardware).key(),
            "activation_capacity": activation_capacity(scenario.hardware),
+           # the row split's capacity and the time weights it compares options with
+           "split_capacity": split_capacity(scenario.hardware),
+           "split_costs": [split_costs(scenario.hardware, s.dtype) for s in scenario.streams],
            "seed": scenario.seed if seeded else None}
     return json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)

@@ -18,7 +18,9 @@ import numpy as np
 from memsim.config import Strategies
 from memsim.mapping import LayerMapping, MappingInputs, map_graph
 from memsim.planning import plan_graph
-from memsim.planning.onchip import activation_capacity
+from memsim.planning.capacity import best_option, capacity_options
+from memsim.planning.onchip import activation_capacity, split_capacity, split_costs
+from memsim.planning.split import SplitCosts
 from memsim.runtime import runtime_pass
 from memsim.strategies import tensor_bytes_hook
 from memsim.workloads import load_network
@@ -95,13 +97,37 @@ def prepare_graph(graph, hw, strategies=None, seed: int = 0) -> PreparedStream:
     """Memory plan and mappings of a loaded ``graph`` on ``hw`` (``strategies`` None: every
     default) — what ``prepare_stream`` does after loading the network."""
     strategies = strategies if strategies is not None else Strategies()
-    hook = tensor_bytes_hook(strategies)
-    reuse = strategies.reuse
-    plan = plan_graph(graph, algorithm=reuse.planner, alignment=reuse.alignment_bytes,
-                      tensor_bytes=hook, inplace=reuse.inplace, seed=seed,
-                      capacity=activation_capacity(hw), spill=reuse.spill)
+    graph, plan = plan_stream_graph(graph, hw, strategies, seed)
     mappings = map_graph(graph, MappingInputs.of(hw), plan, strategies)
     return PreparedStream(graph, plan, tuple(mappings))
+
+
+def plan_stream_graph(graph, hw, strategies, seed: int = 0):
+    """(graph, memory plan) of a stream on ``hw``: planned within the scratchpad capacity
+    (spilling) as before, unless its arena exceeds the backing level and ``reuse.split`` is
+    ``auto``: then the option of least estimated extra time among the configured spill and
+    the row split (``planning.capacity``) — the graph comes back split when that wins."""
+    reuse = strategies.reuse
+    args = dict(algorithm=reuse.planner, alignment=reuse.alignment_bytes,
+                tensor_bytes=tensor_bytes_hook(strategies), inplace=reuse.inplace, seed=seed)
+    spill_cap = activation_capacity(hw)
+    plan = plan_graph(graph, capacity=spill_cap, spill=reuse.spill, **args)
+    limit = split_capacity(hw)
+    if reuse.split == "off" or limit is None or (not plan.spilled and plan.arena_bytes <= limit):
+        return graph, plan
+    costs = SplitCosts(*split_costs(hw, _dtype(graph)))
+    options = capacity_options(graph, limit, costs, spill_ok=spill_cap is not None,
+                               choosers=(reuse.spill,), **args)
+    best = best_option(options, costs)
+    return (graph, plan) if best is None else (best.graph, best.plan)
+
+
+def _dtype(graph) -> str:
+    """The stream's dtype: the builder's ``attrs["dtype"]``, else the first input's."""
+    if "dtype" in graph.attrs:
+        return graph.attrs["dtype"]
+    first = graph.inputs[0] if graph.inputs else next(iter(graph.tensors))
+    return graph.tensors[first].dtype
 
 
 def prepare_index(scenario, index: int, passes: Sequence[StreamPass] = ()) -> PreparedStream:
