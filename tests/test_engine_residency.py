@@ -33,12 +33,14 @@ CSV = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Chan
 
 
 def _run(tmp_path, size, spill="least-traffic", network="net.csv"):
+    """Simulate ``network`` on the scratchpad NPU of ``size``, spilling only (``split: off``:
+    these tests are about spill traffic; tests/test_planning_split.py covers the split)."""
     (tmp_path / f"hw{size}.yaml").write_text(HW.format(size=size))
     (tmp_path / "net.csv").write_text(CSV)
     (tmp_path / "chain.yaml").write_text(CHAIN)
     path = tmp_path / f"s{size}{spill}.yaml"
     path.write_text(f"name: t\nhardware: hw{size}.yaml\nstreams:\n  - {{network: {network}, "
-                    f"dtype: int8}}\nstrategies:\n  reuse: {{spill: {spill}}}\nseed: 0\n")
+                    f"dtype: int8}}\nstrategies:\n  reuse: {{spill: {spill}, split: off}}\nseed: 0\n")
     result = memsim.simulate(path)
     return int(result.layers["dram_bytes"].sum()), load_scenario(path)
 

@@ -7,9 +7,10 @@ every way this package knows, each a ``CapacityOption``:
   the graph unchanged, the spilled tensors' DRAM traffic its cost;
 - ``split``: row bands chosen by ``choose_split``, the graph rewritten; its cost is the
   recomputed MACs and the weights re-read. When the planner's arena of the split graph exceeds
-  the capacity though its live bytes do not (fragmentation), the split is chosen again for a
-  capacity lowered by the excess (at most ``SPLIT_ROUNDS`` times); what still does not fit
-  spills (``split + spill``) when the backing store is writable.
+  the capacity though its live bytes do not (fragmentation), greedy by breadth and then
+  ``best`` (2 s) plan it; failing those, the split is chosen again for a capacity lowered by
+  the excess (at most ``SPLIT_ROUNDS`` times); what still does not fit spills
+  (``split + spill``) when the backing store is writable.
 
 ``best_option`` takes the one that fits with the least estimated extra time (``SplitCosts``:
 MACs at the peak rate, DRAM bytes at the DRAM bandwidth), ties in the order above.
@@ -25,6 +26,10 @@ from memsim.planning.split import ZERO, SplitChoice, SplitCosts, choose_split
 
 #: split choices with a capacity lowered by the planner's fragmentation, at most
 SPLIT_ROUNDS = 4
+#: planners tried on a split graph whose arena the configured one leaves above the capacity
+FALLBACK_PLANNERS = ("greedy-by-breadth", "best")
+#: time limit of the ``best`` fallback (seconds; it stops as soon as it reaches the bound)
+FALLBACK_TIME_S = 2.0
 #: what ``reuse.split`` accepts: compare every option (``auto``) or spill only (``off``)
 SPLIT_MODES = ("auto", "off")
 
@@ -100,23 +105,50 @@ def capacity_options(graph, capacity: int, costs: SplitCosts, spill_ok: bool = T
 
 
 def _split_option(graph, capacity, costs, spill_ok, plan_args) -> CapacityOption:
-    """The split option: chosen for a target lowered by the arena's excess until it plans
-    within the capacity; the rest spilled (least traffic) when allowed."""
-    target, choice, mp = capacity, None, None
+    """The split option: segments chosen for the capacity; when the configured planner's arena
+    of the split graph exceeds it though its live bytes do not (fragmentation), the other
+    planners (``FALLBACK_PLANNERS``) plan it; if none fits, the split is chosen again for the
+    capacity lowered by the excess (at most ``SPLIT_ROUNDS`` choices). What still does not fit
+    spills (least traffic) when allowed."""
+    target, rounds = capacity, []
     align = plan_args.get("alignment", 64)
     hook, inplace = plan_args.get("tensor_bytes"), plan_args.get("inplace", True)
     for _ in range(SPLIT_ROUNDS):
         choice = choose_split(graph, target, costs, align, hook, inplace)
-        mp = plan_graph(choice.graph, **plan_args)
-        if mp.arena_bytes <= capacity or not choice.segments:
+        if not choice.segments:
+            break
+        mp = _plan_fitting(choice.graph, capacity, plan_args)
+        rounds.append((choice, mp))
+        if mp.arena_bytes <= capacity:
             break
         target -= mp.arena_bytes - capacity
+    if not rounds:
+        mp = plan_graph(graph, **plan_args)
+        return CapacityOption("split (no segment fits)", graph, mp, None, capacity)
+    choice, mp = min(rounds, key=lambda r: (r[1].arena_bytes > capacity, r[0].cost.seconds(costs),
+                                            r[1].arena_bytes))
     if mp.arena_bytes > capacity and spill_ok:
         mp = plan_graph(choice.graph, capacity=capacity, spill="least-traffic", **plan_args)
-    if not choice.segments:
-        return CapacityOption("split (no segment fits)", graph, mp, None, capacity)
     return CapacityOption("split + spill" if mp.spilled else "split", choice.graph, mp, choice,
                           capacity)
+
+
+def _plan_fitting(graph, capacity, plan_args) -> MemoryPlan:
+    """The plan of ``graph`` by the configured planner, or by the first of
+    ``FALLBACK_PLANNERS`` that fits ``capacity`` when it does not (and the live bytes would)."""
+    mp = plan_graph(graph, **plan_args)
+    if mp.arena_bytes <= capacity or mp.lower_bound_bytes > capacity:
+        return mp
+    for algorithm in FALLBACK_PLANNERS:
+        if algorithm == plan_args.get("algorithm"):
+            continue
+        args = dict(plan_args, algorithm=algorithm, capacity=capacity)
+        if algorithm == "best":
+            args["time_limit_s"] = min(args.get("time_limit_s", FALLBACK_TIME_S), FALLBACK_TIME_S)
+        other = plan_graph(graph, **args)
+        if other.arena_bytes <= capacity:
+            return other
+    return mp
 
 
 def best_option(options: list[CapacityOption], costs: SplitCosts) -> CapacityOption | None:

@@ -18,7 +18,8 @@ milliseconds.
 the capacity, among the segments containing the first such step (passing over the steps no
 segment can fix) (both ends within
 ``MAX_REACH`` ops of it) that fit with the fewest bands that make them fit (a bisection over
-the band count), it takes the one of least ``cost`` per over-full step it covers, and splits it.
+the band count, at most ``MAX_BANDS``; a segment whose inputs and output alone exceed the
+capacity is skipped), it takes the one of least ``cost`` per over-full step it covers, and splits it.
 Not proved optimal; the cost weighs MACs and bytes by ``SplitCosts`` (seconds each, from the
 hardware).
 """
@@ -37,6 +38,8 @@ from memsim.workloads.split import (ROW_AXIS, Segment, band_rows, needed_rows, s
 
 #: ops on either side of the first over-full step a segment may reach (keeps the search linear)
 MAX_REACH = 40
+#: bands per segment at most (MCUNetV2 runs its first stage in 2x2 to 4x4 patches)
+MAX_BANDS = 64
 #: greedy rounds (segments) at most
 MAX_SEGMENTS = 16
 
@@ -155,7 +158,7 @@ def _fewest_bands(graph, first, last, capacity, alignment, tensor_bytes, inplace
     """The fewest bands that bring segment ``first..last`` within ``capacity``, or None: the
     band count doubles from 2 until the segment fits, then bisects (the peak shrinks with the
     band count, down to the floor the halo sets)."""
-    height = graph.tensors[graph.ops[last].outputs[0]].shape[ROW_AXIS]
+    height = min(MAX_BANDS, graph.tensors[graph.ops[last].outputs[0]].shape[ROW_AXIS])
 
     def fits(b):
         return segment_peak(graph, Segment(first, last, b), alignment, tensor_bytes, inplace,
@@ -179,16 +182,23 @@ def _candidates(graph, step, over, capacity, costs, alignment, tensor_bytes, inp
     """(score, cost, segment) of every segment containing ``step`` that fits ``capacity``."""
     gb = activation_buffers(graph, tensor_bytes, inplace)
     n = len(graph.ops)
+    free = [_free(graph, op) for op in graph.ops]
+    reach = _last_reader(graph)
     out = []
     for first in range(step, max(-1, step - MAX_REACH), -1):
-        if not _free(graph, graph.ops[first]):
+        if not free[first]:
             break
+        needed = max(reach[first:step], default=-1)  # readers the segment must include
         for last in range(step, min(n, step + MAX_REACH)):
-            if not _free(graph, graph.ops[last]):
+            if not free[last]:
                 break
-            if segment_error(graph, first, last) is not None:
+            if last > step:
+                needed = max(needed, reach[last - 1])
+            if needed > last:
                 continue
             through = _through_bytes(gb, graph, first, last, alignment)
+            if through + _floor_bytes(graph, first, last, alignment, tensor_bytes) > capacity:
+                continue
             bands = _fewest_bands(graph, first, last, capacity, alignment, tensor_bytes,
                                   inplace, through)
             if bands is None:
@@ -198,6 +208,31 @@ def _candidates(graph, step, over, capacity, costs, alignment, tensor_bytes, inp
             covered = int(over[first:last + 1].sum())
             out.append((cost.seconds(costs) / covered, cost, seg))
     return out
+
+
+def _last_reader(graph) -> list[int]:
+    """Per op, the index of the last op reading its first output (``len(ops)`` when a graph
+    output or viewed: no segment may end before it is read, ``workloads.split.segment_error``)."""
+    index = {op.name: i for i, op in enumerate(graph.ops)}
+    viewed = {t.alias_of for t in graph.tensors.values() if t.alias_of is not None}
+    out = []
+    for i, op in enumerate(graph.ops):
+        t = op.outputs[0] if op.outputs else None
+        if t is None or t in graph.outputs or t in viewed:
+            out.append(len(graph.ops))
+        else:
+            out.append(max((index[c.name] for c in graph.consumers(t)), default=i))
+    return out
+
+
+def _floor_bytes(graph, first, last, alignment, tensor_bytes) -> int:
+    """Bytes live at the last band's first op whatever the band count (>= 2): the first op's
+    inputs from outside (every band reads them) and the whole output (written since band 0)."""
+    size_of = tensor_bytes or (lambda t: t.nbytes)
+    made = {o.outputs[0] for o in graph.ops[first:last + 1]}
+    names = [t for t in dict.fromkeys(graph.ops[first].inputs) if t not in made]
+    names.append(graph.ops[last].outputs[0])
+    return int(_aligned([size_of(graph.tensors[t]) for t in names], alignment).sum())
 
 
 def _free(graph, op) -> bool:

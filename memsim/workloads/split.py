@@ -101,11 +101,12 @@ def segment_error(graph: Graph, first: int, last: int) -> str | None:
     for op in ops:
         if not splittable(graph, op):
             return f"{op.name} ({op.kind}) cannot be split by rows"
+    viewed = {o.alias_of for o in graph.tensors.values() if o.alias_of is not None}
     for op in ops[:-1]:
         t = op.outputs[0]
         if t in graph.outputs or any(c.name not in names for c in graph.consumers(t)):
             return f"{t} is read after the segment"
-        if any(o.alias_of == t for o in graph.tensors.values()):
+        if t in viewed:
             return f"{t} has views"
     return None
 
