@@ -8,7 +8,8 @@ every way this package knows, each a ``CapacityOption``:
 - ``split``: row bands chosen by ``choose_split``, the graph rewritten; its cost is the
   recomputed MACs and the weights re-read. When the planner's arena of the split graph exceeds
   the capacity though its live bytes do not (fragmentation), greedy by breadth and then
-  ``best`` (2 s) plan it; failing those, the split is chosen again for a capacity lowered by
+  ``best`` (2 s; kept only if it reaches the lower bound: no clock dependence) plan it; failing
+  those, the split is chosen again for a capacity lowered by
   the excess (at most ``SPLIT_ROUNDS`` times); what still does not fit spills
   (``split + spill``) when the backing store is writable.
 
@@ -135,7 +136,8 @@ def _split_option(graph, capacity, costs, spill_ok, plan_args) -> CapacityOption
 
 def _plan_fitting(graph, capacity, plan_args) -> MemoryPlan:
     """The plan of ``graph`` by the configured planner, or by the first of
-    ``FALLBACK_PLANNERS`` that fits ``capacity`` when it does not (and the live bytes would)."""
+    ``FALLBACK_PLANNERS`` that fits ``capacity`` when it does not (and the live bytes would);
+    ``best`` counts only when it reaches the lower bound, so the result stays deterministic."""
     mp = plan_graph(graph, **plan_args)
     if mp.arena_bytes <= capacity or mp.lower_bound_bytes > capacity:
         return mp
@@ -146,7 +148,10 @@ def _plan_fitting(graph, capacity, plan_args) -> MemoryPlan:
         if algorithm == "best":
             args["time_limit_s"] = min(args.get("time_limit_s", FALLBACK_TIME_S), FALLBACK_TIME_S)
         other = plan_graph(graph, **args)
-        if other.arena_bytes <= capacity:
+        # best's plan is kept only when it reached the bound: then it stopped before its time
+        # limit, so it does not depend on the clock (planning.planner.plan_buffers)
+        if other.arena_bytes <= capacity and (algorithm != "best"
+                                              or other.arena_bytes == other.lower_bound_bytes):
             return other
     return mp
 
