@@ -42,8 +42,18 @@ def prepare_key(scenario, files: dict | None = None) -> str:
            "files": file_digests([streams, strategies], files),
            "hardware": MappingInputs.of(scenario.hardware).key(),
            "activation_capacity": activation_capacity(scenario.hardware),
-           # the row split's capacity and the time weights it compares options with
+           # the row split's capacity and, when a split may be chosen, the time weights it
+           # compares the options with (MAC rate, DRAM bandwidth)
            "split_capacity": split_capacity(scenario.hardware),
-           "split_costs": [split_costs(scenario.hardware, s.dtype) for s in scenario.streams],
+           "split_costs": _split_costs(scenario),
            "seed": scenario.seed if seeded else None}
     return json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _split_costs(scenario) -> list | None:
+    """The split's time weights per stream, or None when no split can be chosen (caches decide,
+    or ``reuse.split: off``): then they are not read."""
+    hw = scenario.hardware
+    if split_capacity(hw) is None or scenario.strategies.reuse.split == "off":
+        return None
+    return [split_costs(hw, s.dtype) for s in scenario.streams]
