@@ -61,18 +61,20 @@ TIGHT_COVER_FEWEST, TIGHT_COVER_LEFTMOST = 3, 4
 TIGHT_WELL_LEFTMOST, TIGHT_WELL_FEWEST = 5, 6
 
 #: The portfolio. MiniMalloc's three default orders as complete lanes (its solver.h lists
-#: "WAT", "TAW", "TWA"); three complete lanes that branch on the covers of zero-slack sections,
-#: for instances packed without waste (``planted.py``: no MiniMalloc order alone fits
-#: guillotine 500/0 in 5 s, these fit it in under a second; on MiniMalloc's K, bound = 1 MiB,
-#: they are slower than the first three); a restarting lane over the seven orders session 1
-#: tuned on A-K (peak-sections-size first; ``Q`` = size x sections, ``S`` = earliest start),
-#: which finds the tighter plans below 1 MiB on D (``RESTARTING``); and last a restarting lane
-#: with zero-slack branching for the heavy tails of planted instances (pinwheel 200/2, 500/2).
+#: "WAT", "TAW", "TWA"); two complete lanes with the exact-cover check of zero-slack sections
+#: that branch on the flat well with the fewest usable covers (``TIGHT_WELL_FEWEST``), for
+#: instances packed without waste (``planted.py``: alone, ``TWA`` fits 29 of the 30
+#: alignment-1 planted instances within 0.3 s and ``Q`` the 30th, pinwheel 500/1, where no
+#: earlier lane fitted 300/2, 500/0 or 500/1 in 30 s; on MiniMalloc's A-K they are slower
+#: than the first three); a restarting lane over the seven orders session 1 tuned on A-K
+#: (peak-sections-size first; ``Q`` = size x sections, ``S`` = earliest start), which finds
+#: the tighter plans below 1 MiB on D (``RESTARTING``); and last a restarting lane with the
+#: zero-slack branching for heavy tails. All lanes of a search share its table of failed
+#: states (``_memo``).
 RESTARTING = Lane(("TLZ", "Q", "LQT", "TZ", "LZ", "ZL", "SZ"), restarts=True)
 LANES = (Lane(("TWA",)), Lane(("TAW",)), Lane(("WAT",)),
-         Lane(("TAW",), tight=TIGHT_FEWEST), Lane(("Q",), tight=TIGHT_FEWEST),
-         Lane(("TWA",), tight=TIGHT_LEFTMOST),
-         RESTARTING, Lane(("Q", "TAW", "Z", "TWA"), restarts=True, tight=TIGHT_FEWEST))
+         Lane(("TWA",), tight=TIGHT_WELL_FEWEST), Lane(("Q",), tight=TIGHT_WELL_FEWEST),
+         RESTARTING, Lane(("Q", "TWA", "TAW", "Z"), restarts=True, tight=TIGHT_WELL_FEWEST))
 
 
 def luby(i: int) -> int:
