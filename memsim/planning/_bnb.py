@@ -26,7 +26,11 @@ ASPLOS 2023), re-derived from the paper's description:
   the buffer into it gives a valid plan with a smaller offset sum; an optimum of least offset
   sum is therefore never pruned.
 * **Zero-slack sections.** Where a section has no slack at the lowest point, one of its
-  buffers must sit exactly there: such a node branches only on those covers (``_infer``).
+  buffers must sit exactly there: such a node branches only on those covers (``_infer``);
+  with the exact-cover check every level's tight sections must be coverable, and a flat well
+  above the lowest point may be branched on first.
+* **Failed states.** A node searched to the end without a plan is remembered by a hash of its
+  state and prunes later nodes in the same state, in every lane (``_memo``).
 * **Dynamic decomposition.** When no unplaced buffer joins two runs of sections, the runs are
   independent components, solved one after the other; a failed component fails them all. Each
   component is re-ranked on entry by its own remaining section totals (as MiniMalloc re-sorts
@@ -95,7 +99,9 @@ class SearchState:
     inside the tree is re-ranked on entry with its current section totals (key ``T``) and, when
     ``comp_unit > 0``, re-entered with the next variant whenever it outgrows its Luby budget.
     ``tight`` (0 off, 1 fewest covers, 2 leftmost) enables the zero-slack branching of
-    ``_infer._tight_section``.
+    ``_infer._tight_section``; 3-6 the exact-cover check of ``_infer._cover_levels`` (3, 4 at
+    the lowest point; 5, 6 at any flat well). ``table`` is the table of failed states
+    (``_memo``), shared by the lanes of one search; a fresh one when None.
     """
 
     def __init__(self, sizes, lo, hi, m, ptr, adj, capacity, kval, specs, variant: int = 0,
@@ -459,7 +465,7 @@ def _run(sizes, lo, hi, ptr, adj, order, rank, C, offset, minoff, usum, top, lv,
                         cand[k] = SPECIAL
                         k += 1
                     else:
-                        # a section with no slack at ostar must be covered there: branch on
+                        # a section with no slack at its level must be covered there: branch on
                         # its covers only (-2: it has none, the node has no child)
                         fs = -1
                         if tight >= 3:
