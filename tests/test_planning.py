@@ -222,7 +222,9 @@ def test_every_complete_lane_is_exact_alone(bufs, spec):
 
 @settings(max_examples=40, deadline=None)
 @given(instances.filter(lambda b: len(b) <= 6), st.sampled_from(["TWA", "Q", "Z"]),
-       st.sampled_from([search.TIGHT_FEWEST, search.TIGHT_LEFTMOST]))
+       st.sampled_from([search.TIGHT_FEWEST, search.TIGHT_LEFTMOST, search.TIGHT_COVER_FEWEST,
+                        search.TIGHT_COVER_LEFTMOST, search.TIGHT_WELL_LEFTMOST,
+                        search.TIGHT_WELL_FEWEST]))
 def test_zero_slack_branching_is_exact(bufs, spec, tight):
     """Branching on the covers of a zero-slack section (``_infer._tight_section``) loses no
     plan and fakes no proof: at the optimum (where some sections are tight when it equals the
@@ -271,6 +273,9 @@ GAP_SETTINGS = {"portfolio": {}, "TWA": {"lanes": (search.Lane(("TWA",)),)},
                              "unit_nodes": 2, "comp_unit": 1},
                 "TAW-tight-fewest": {"lanes": (search.Lane(("TAW",), tight=1),)},
                 "TWA-tight-leftmost": {"lanes": (search.Lane(("TWA",), tight=2),)},
+                "TAW-cover-fewest": {"lanes": (search.Lane(("TAW",), tight=3),)},
+                "Q-well-fewest": {"lanes": (search.Lane(("Q",), tight=6),)},
+                "TWA-well-leftmost": {"lanes": (search.Lane(("TWA",), tight=5),)},
                 "restarts-tight": {"lanes": (search.Lane(search.RESTARTING.specs, restarts=True,
                                                          tight=2),),
                                    "unit_nodes": 2, "comp_unit": 1}}

@@ -26,7 +26,11 @@ ASPLOS 2023), re-derived from the paper's description:
   the buffer into it gives a valid plan with a smaller offset sum; an optimum of least offset
   sum is therefore never pruned.
 * **Zero-slack sections.** Where a section has no slack at the lowest point, one of its
-  buffers must sit exactly there: such a node branches only on those covers (``_infer``).
+  buffers must sit exactly there: such a node branches only on those covers (``_infer``);
+  with the exact-cover check every level's tight sections must be coverable, and a flat well
+  above the lowest point may be branched on first.
+* **Failed states.** A node searched to the end without a plan is remembered by a hash of its
+  state and prunes later nodes in the same state, in every lane (``_memo``).
 * **Dynamic decomposition.** When no unplaced buffer joins two runs of sections, the runs are
   independent components, solved one after the other; a failed component fails them all. Each
   component is re-ranked on entry by its own remaining section totals (as MiniMalloc re-sorts
@@ -42,7 +46,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from memsim.planning._infer import _release_bound, _tight_section
+from memsim.planning._infer import _cover_levels, _release_bound, _tight_section
+from memsim.planning._memo import _flip, _tt_has, _tt_put, new_table
 from memsim.planning.buffers import section_totals
 
 FOUND, EXHAUSTED, BUDGET = 1, 0, 2
@@ -94,11 +99,14 @@ class SearchState:
     inside the tree is re-ranked on entry with its current section totals (key ``T``) and, when
     ``comp_unit > 0``, re-entered with the next variant whenever it outgrows its Luby budget.
     ``tight`` (0 off, 1 fewest covers, 2 leftmost) enables the zero-slack branching of
-    ``_infer._tight_section``.
+    ``_infer._tight_section``; 3-6 the exact-cover check of ``_infer._cover_levels`` (3, 4 at
+    the lowest point; 5, 6 at any flat well). ``table`` is the table of failed states
+    (``_memo``), shared by the lanes of one search; a fresh one when None.
     """
 
     def __init__(self, sizes, lo, hi, m, ptr, adj, capacity, kval, specs, variant: int = 0,
-                 comp_unit: int = 0, noise: float = 0.0, salt: int = 0, tight: int = 0):
+                 comp_unit: int = 0, noise: float = 0.0, salt: int = 0, tight: int = 0,
+                 table: np.ndarray | None = None):
         n = sizes.shape[0]
         self.capacity = int(capacity)
         self.sizes, self.lo, self.hi, self.ptr, self.adj = sizes, lo, hi, ptr, adj
@@ -113,7 +121,7 @@ class SearchState:
         self.usum = section_totals(sizes, lo, hi, m)  # unplaced bytes per section
         self.top = np.zeros(m, dtype=np.int64)
         depth_cap = 3 * n + 64
-        self.lv = np.zeros((depth_cap, 23), dtype=np.int64)  # per level bookkeeping, see _run
+        self.lv = np.zeros((depth_cap, 24), dtype=np.int64)  # per level bookkeeping, see _run
         self.cand = np.empty(n * 4 + 4 * m + 64, dtype=np.int64)    # grows on demand
         self.undo = np.empty(int(hi.sum() - lo.sum()) + int(ptr[-1]) * 2 + n + 64, dtype=np.int64)
         self.unb = np.diff(ptr).astype(np.int64)  # unplaced neighbours per buffer
@@ -123,6 +131,9 @@ class SearchState:
         self.acc = np.zeros(m, dtype=np.int64)
         self.byeff = np.zeros(n, dtype=np.int64)
         self.keytmp = np.zeros(n, dtype=np.float64)
+        self.cov = np.zeros(2 * m + 3 + n, dtype=np.int64)  # scratch of _cover_levels
+        self.hs = np.zeros(2, dtype=np.uint64)  # Zobrist hashes of the state, see _memo
+        self.tt = new_table() if table is None else table  # failed states, see _memo
         self.erd = RELEASE_BOUND
         self.dom = True
         self.tight = int(tight)
@@ -139,14 +150,14 @@ class SearchState:
                           self.capacity, self.offset, self.minoff, self.usum, self.top, self.lv,
                           self.cand, self.undo, self.sc, self.unb, self.fl, self.cross, self.eff,
                           self.acc, self.byeff, self.erd, self.dom, self.tight, self.kval,
-                          self.specs,
-                          self.noise, self.keytmp, max_nodes)
+                          self.specs, self.noise, self.keytmp, self.cov, self.hs, self.tt, max_nodes)
             if status != -1:
                 return int(status)
             self.cand = np.concatenate([self.cand, np.empty_like(self.cand)])  # grow and resume
 
 
 BRANCH, FREE, SPLIT, CONT, DONE, FORCED = 0, 1, 2, 3, 4, 5
+
 
 #: Priority key codes (rows of ``kval``); larger values are tried first. ``T`` is dynamic: the
 #: largest total of unplaced bytes in a section the buffer crosses, recomputed for every
@@ -270,14 +281,16 @@ def _restore(d, sc, lv):
 
 
 @njit(cache=True)
-def _pop_above(X, sizes, lo, hi, ptr, adj, offset, minoff, usum, top, undo, unb, sc, lv):
+def _pop_above(X, sizes, lo, hi, ptr, adj, offset, minoff, usum, top, undo, unb, sc, lv, hs):
     """Pop every level above X, undoing the children they applied."""
     while sc[0] - 1 > X:
         d2 = sc[0] - 1
         a2 = lv[d2, 3]
         if a2 >= 0:
+            o2 = offset[a2]
             sc[2] = _unplace(a2, sizes, lo, hi, ptr, adj, offset, minoff, usum, top, undo, unb,
                              sc[2])
+            _flip(hs, a2, o2, sizes, lo, hi, top)
             sc[6] -= 1
         if a2 != -1:
             _restore(d2, sc, lv)
@@ -287,8 +300,8 @@ def _pop_above(X, sizes, lo, hi, ptr, adj, offset, minoff, usum, top, undo, unb,
 
 @njit(cache=True)
 def _run(sizes, lo, hi, ptr, adj, order, rank, C, offset, minoff, usum, top, lv, cand, undo, sc,
-         unb, fl, cross, eff, acc, byeff, erd, dom, tight, kval, specs, noise, keytmp,
-         max_nodes):
+         unb, fl, cross, eff, acc, byeff, erd, dom, tight, kval, specs, noise, keytmp, cov,
+         hs, tt, max_nodes):
     # sc: 0 depth, 1 cand_top, 2 undo_top, 3 F, 4 last_off, 5 last_idx, 6 placed, 7 fresh,
     #     8 nodes, 9 window lo, 10 window hi (sections of the component being solved),
     #     11 innermost split level (-1 none), 12 level that entered the current component
@@ -318,7 +331,7 @@ def _run(sizes, lo, hi, ptr, adj, order, rank, C, offset, minoff, usum, top, lv,
                 E = lv[E, 20]
             if R >= 0:
                 _pop_above(R, sizes, lo, hi, ptr, adj, offset, minoff, usum, top, undo, unb,
-                           sc, lv)
+                           sc, lv, hs)
                 _restore(R, sc, lv)
                 lv[R, 3] = -1
                 lv[R, 2] -= 1  # take the same (only) child again
@@ -363,6 +376,10 @@ def _run(sizes, lo, hi, ptr, adj, order, rank, C, offset, minoff, usum, top, lv,
                             ostar = e
                         for s in range(lo[b], hi[b] - 1):
                             cross[s] = 1
+            # a state with no tie order pending can be looked up in the failed-state table
+            memo = left > 0 and not (sc[5] >= 0 and sc[4] == ostar)
+            if ok and memo and _tt_has(tt, hs, F, wlo, whi):
+                ok = False
             if ok:
                 # section inference: the unplaced buffers of a section stack above its floor
                 for s in range(m):
@@ -448,14 +465,20 @@ def _run(sizes, lo, hi, ptr, adj, order, rank, C, offset, minoff, usum, top, lv,
                         cand[k] = SPECIAL
                         k += 1
                     else:
-                        # a section with no slack at ostar must be covered there: branch on
+                        # a section with no slack at its level must be covered there: branch on
                         # its covers only (-2: it has none, the node has no child)
                         fs = -1
-                        if tight > 0:
+                        if tight >= 3:
+                            fs = _cover_levels(sizes, lo, hi, offset, minoff, F, wlo, whi, C,
+                                               ostar, usum, fl, tight, eff, byeff, acc, cov)
+                        elif tight > 0:
                             fs = _tight_section(sizes, lo, hi, offset, minoff, F, wlo, whi, C,
                                                 ostar, usum, fl, acc, tight)
+                        lev = ostar  # the offset of the children
                         if fs >= 0:
                             typ = FORCED
+                            if tight >= 3:
+                                lev = cov[2 * m + 2 + n]
                         tie = sc[4] == ostar
                         for q in range(n if fs != -2 else 0):
                             b = order[sc[13], q]
@@ -464,12 +487,14 @@ def _run(sizes, lo, hi, ptr, adj, order, rank, C, offset, minoff, usum, top, lv,
                             e = minoff[b]
                             if e < F:
                                 continue  # floating: only a later buffer under it can place it
-                            if e == ostar:
-                                if fs >= 0:
-                                    if lo[b] <= fs and fs < hi[b]:
+                            if fs >= 0:
+                                if e == lev:
+                                    if lo[b] <= fs and fs < hi[b] and (
+                                            tight < 3 or cov[2 * m + 2 + b] == 1):
                                         cand[k] = b
                                         k += 1
-                                elif not (tie and rank[sc[13], b] < rank[sc[13], sc[5]]):
+                            elif e == ostar:
+                                if not (tie and rank[sc[13], b] < rank[sc[13], sc[5]]):
                                     cand[k] = b
                                     k += 1
                             elif o2 < 0 or e < o2:
@@ -477,14 +502,15 @@ def _run(sizes, lo, hi, ptr, adj, order, rank, C, offset, minoff, usum, top, lv,
                         if o2 >= 0 and fs == -1:
                             cand[k] = WASTE
                             k += 1
-                        lv[d, 4] = ostar
+                        lv[d, 4] = lev
                 lv[d, 9] = typ
                 lv[d, 0] = start
                 lv[d, 1] = k
                 lv[d, 2] = k - 1 if (typ == SPLIT or typ == CONT or typ == DONE) else start
                 lv[d, 3] = -1
-                lv[d, 5] = o2
+                lv[d, 5] = ostar if typ == FORCED else o2  # the floor after the child
                 lv[d, 19] = 0
+                lv[d, 23] = 1 if memo else 0
                 sc[1] = k
                 sc[0] = d + 1
         # advance the deepest level to its next child
@@ -495,8 +521,10 @@ def _run(sizes, lo, hi, ptr, adj, order, rank, C, offset, minoff, usum, top, lv,
         typ = lv[d, 9]
         if a != -1:  # undo the previous child of this level
             if a >= 0:
+                oa = offset[a]
                 sc[2] = _unplace(a, sizes, lo, hi, ptr, adj, offset, minoff, usum, top, undo,
                                  unb, sc[2])
+                _flip(hs, a, oa, sizes, lo, hi, top)
                 sc[6] -= 1
             _restore(d, sc, lv)
             lv[d, 3] = -1
@@ -507,9 +535,11 @@ def _run(sizes, lo, hi, ptr, adj, order, rank, C, offset, minoff, usum, top, lv,
                 # fail the whole split (pop down to its level, undoing every placement)
                 X = lv[d, 13]
                 _pop_above(X, sizes, lo, hi, ptr, adj, offset, minoff, usum, top, undo, unb,
-                           sc, lv)
+                           sc, lv, hs)
                 lv[X, 2] = lv[X, 1]  # the split level has no other child: it pops next
                 continue
+            if lv[d, 23] == 1 and sc[17] == 0:
+                _tt_put(tt, hs, sc[3], sc[9], sc[10])  # searched to the end: no plan here
             sc[0] = d  # pop
             sc[1] = lv[d, 0]
             continue
@@ -560,6 +590,7 @@ def _run(sizes, lo, hi, ptr, adj, order, rank, C, offset, minoff, usum, top, lv,
             sc[5] = -1
         else:
             o = lv[d, 4]
+            _flip(hs, c, o, sizes, lo, hi, top)
             sc[2] = _place(c, o, sizes, lo, hi, ptr, adj, offset, minoff, usum, top, undo, unb,
                            sc[2])
             sc[6] += 1
@@ -568,7 +599,7 @@ def _run(sizes, lo, hi, ptr, adj, order, rank, C, offset, minoff, usum, top, lv,
                 sc[4] = o
                 sc[5] = c
             elif typ == FORCED:  # no tie order: the next buffer at o may rank lower
-                sc[3] = o
+                sc[3] = lv[d, 5]  # the lowest point: a flat well above it leaves it lower
                 sc[4] = -1
                 sc[5] = -1
         sc[7] = 1

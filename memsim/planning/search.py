@@ -29,10 +29,12 @@ import numpy as np
 
 from memsim.planning._bnb import (BUDGET, EXHAUSTED, FOUND, INCOMPLETE, KEY_A, KEY_L, KEY_Q,
                                   KEY_S, KEY_T, KEY_W, KEY_Z, SearchState, _adjacency, _luby)
+from memsim.planning._memo import new_table
 from memsim.planning.buffers import sections
 
-__all__ = ["BUDGET", "EXHAUSTED", "FOUND", "LANES", "Lane", "RESTARTING", "TIGHT_FEWEST",
-           "TIGHT_LEFTMOST", "TIGHT_OFF", "components", "luby", "node_cost", "sections", "solve"]
+__all__ = ["BUDGET", "EXHAUSTED", "FOUND", "LANES", "Lane", "RESTARTING",
+           "TIGHT_COVER_FEWEST", "TIGHT_COVER_LEFTMOST", "TIGHT_FEWEST",
+           "TIGHT_LEFTMOST", "TIGHT_OFF", "TIGHT_WELL_FEWEST", "TIGHT_WELL_LEFTMOST", "components", "luby", "node_cost", "sections", "solve"]
 
 _CODES = {"T": KEY_T, "W": KEY_W, "A": KEY_A, "Z": KEY_Z, "L": KEY_L, "Q": KEY_Q, "S": KEY_S}
 
@@ -51,20 +53,28 @@ class Lane(NamedTuple):
 #: ``_infer._tight_section``): not at all (MiniMalloc's branching), on the covers of the tight
 #: section with the fewest of them, or of the leftmost (earliest) tight section.
 TIGHT_OFF, TIGHT_FEWEST, TIGHT_LEFTMOST = 0, 1, 2
+#: The same two choices after the exact-cover check of every level (``_infer._cover_levels``),
+#: counting only the covers that lie on some covering chain.
+TIGHT_COVER_FEWEST, TIGHT_COVER_LEFTMOST = 3, 4
+#: And the same check branching on a tight section at any level whose covers are flat (a
+#: "well" of the skyline, ``_infer._cover_levels``): leftmost in time, or fewest covers.
+TIGHT_WELL_LEFTMOST, TIGHT_WELL_FEWEST = 5, 6
 
 #: The portfolio. MiniMalloc's three default orders as complete lanes (its solver.h lists
-#: "WAT", "TAW", "TWA"); three complete lanes that branch on the covers of zero-slack sections,
-#: for instances packed without waste (``planted.py``: no MiniMalloc order alone fits
-#: guillotine 500/0 in 5 s, these fit it in under a second; on MiniMalloc's K, bound = 1 MiB,
-#: they are slower than the first three); a restarting lane over the seven orders session 1
-#: tuned on A-K (peak-sections-size first; ``Q`` = size x sections, ``S`` = earliest start),
-#: which finds the tighter plans below 1 MiB on D (``RESTARTING``); and last a restarting lane
-#: with zero-slack branching for the heavy tails of planted instances (pinwheel 200/2, 500/2).
+#: "WAT", "TAW", "TWA"); two complete lanes with the exact-cover check of zero-slack sections
+#: that branch on the flat well with the fewest usable covers (``TIGHT_WELL_FEWEST``), for
+#: instances packed without waste (``planted.py``: alone, ``TWA`` fits 29 of the 30
+#: alignment-1 planted instances within 0.3 s and ``Q`` the 30th, pinwheel 500/1, where no
+#: earlier lane fitted 300/2, 500/0 or 500/1 in 30 s; on MiniMalloc's A-K they are slower
+#: than the first three); a restarting lane over the seven orders session 1 tuned on A-K
+#: (peak-sections-size first; ``Q`` = size x sections, ``S`` = earliest start), which finds
+#: the tighter plans below 1 MiB on D (``RESTARTING``); and last a restarting lane with the
+#: zero-slack branching for heavy tails. All lanes of a search share its table of failed
+#: states (``_memo``).
 RESTARTING = Lane(("TLZ", "Q", "LQT", "TZ", "LZ", "ZL", "SZ"), restarts=True)
 LANES = (Lane(("TWA",)), Lane(("TAW",)), Lane(("WAT",)),
-         Lane(("TAW",), tight=TIGHT_FEWEST), Lane(("Q",), tight=TIGHT_FEWEST),
-         Lane(("TWA",), tight=TIGHT_LEFTMOST),
-         RESTARTING, Lane(("Q", "TAW", "Z", "TWA"), restarts=True, tight=TIGHT_FEWEST))
+         Lane(("TWA",), tight=TIGHT_WELL_FEWEST), Lane(("Q",), tight=TIGHT_WELL_FEWEST),
+         RESTARTING, Lane(("Q", "TWA", "TAW", "Z"), restarts=True, tight=TIGHT_WELL_FEWEST))
 
 
 def luby(i: int) -> int:
@@ -150,8 +160,9 @@ class _LaneRun:
     """The current search of one lane and the nodes it may still spend before a restart."""
 
     def __init__(self, lane: Lane, problem: tuple, capacity: int, salt: int, unit_nodes: int,
-                 comp_unit: int):
+                 comp_unit: int, table: np.ndarray):
         self.lane, self.problem, self.capacity, self.salt = lane, problem, capacity, salt
+        self.table = table  # failed states, shared by every lane and restart of the group
         self.unit_nodes, self.comp_unit = unit_nodes, comp_unit
         self.specs = spec_codes(lane.specs)
         self.attempt = 0
@@ -167,11 +178,13 @@ class _LaneRun:
             if self.lane.restarts:
                 self.state = SearchState(s, lo, hi, m, ptr, adj, self.capacity, kval, self.specs,
                                          variant=k, comp_unit=self.comp_unit, noise=0.3,
-                                         salt=self.salt, tight=self.lane.tight)
+                                         salt=self.salt, tight=self.lane.tight,
+                                         table=self.table)
                 self.left = float(self.unit_nodes * luby(k + 1))
             else:
                 self.state = SearchState(s, lo, hi, m, ptr, adj, self.capacity, kval,
-                                         self.specs[:1], tight=self.lane.tight)
+                                         self.specs[:1], tight=self.lane.tight,
+                                         table=self.table)
                 self.left = float("inf")
             self.attempt = k + 1
         return self.state
@@ -187,10 +200,11 @@ def _solve_group(s, a, b, capacity, deadline, seed, unit_nodes, comp_unit, work,
     cost = node_cost(lo, hi, m)
     problem = (s, lo, hi, m, ptr, adj, key_values(s, lo, hi, (b - a).astype(np.float64)))
     runs = []
+    table = new_table()
     for p, lane in enumerate(lanes):
         salt = int(np.random.SeedSequence([*seed, p]).generate_state(1, dtype=np.uint64)[0]
                    >> np.uint64(1))
-        runs.append(_LaneRun(lane, problem, capacity, salt, unit_nodes, comp_unit))
+        runs.append(_LaneRun(lane, problem, capacity, salt, unit_nodes, comp_unit, table))
     while True:
         if all(run.dead for run in runs):
             return BUDGET, None
