@@ -47,9 +47,9 @@ from memsim.engine.simkernel import BareEvent, schedule
 QUIET = 2
 #: earlier checkpoints a signature is compared with (periods of up to this many first-core tiles)
 HISTORY = 24
-#: unmatched signatures before checkpoints thin out (every 2nd, 4th, … up to MAX_STRIDE-th)
-PATIENCE = 32
-MAX_STRIDE = 64
+#: signatures a layer may take without finding a period before it stops looking (each costs
+#: about as much as a tile; layers on many cores seldom repeat exactly: their cores drift)
+PATIENCE = 16
 #: periods verified in the first chunk (chunks double; the kernel state is copied per chunk)
 FIRST_CHUNK = 4
 #: layers with fewer tiles per core are not worth a checkpoint
@@ -215,8 +215,8 @@ class LayerWarp:
         self.calls: list = []      # (core position, key) of every fetch since tracking began
         self.history: dict = {}    # signature -> _Checkpoint
         self.armed = False
-        self.seen = 0              # checkpoints since the last match
-        self.stride = 1
+        self.active = True         # still looking for a period
+        self.seen = 0              # signatures since the last jump
         self.onchip = plan.onchip_lines  # one stream: line offset 0
 
     # -- hooks the pipeline calls ----------------------------------------------------------
@@ -229,23 +229,27 @@ class LayerWarp:
 
     def arm(self) -> None:
         """The first core starts a tile: checkpoint at this picosecond once all else is done."""
-        if self.armed:
-            return
-        self.seen += 1
-        if self.seen > PATIENCE and self.seen % self.stride:
+        if self.armed or not self.active:
             return
         self.armed = True
         schedule(self.env, self.env.now, QUIET, BareEvent(self._checkpoint))
 
     def close(self) -> None:
+        """Stop looking (the layer ended, or no period showed up)."""
+        self.active = False
         self.calls = []
         self.history = {}
 
     # -- checkpoints -----------------------------------------------------------------------
     def _checkpoint(self, _event) -> None:
         self.armed = False
+        if not self.active:
+            return
         sig = self.signature()
         if sig is None:
+            self.seen += 1
+            if self.seen >= PATIENCE:
+                self.close()
             return
         here = _Checkpoint(self.env.now, len(self.calls), _stats_copy(self.stats),
                            _link_counters(self.system.links()), self.runner.events_tiles)
@@ -254,13 +258,13 @@ class LayerWarp:
             self.history = {}
             self.calls = []
             self.seen = 0
-            self.stride = 1
             return
         self.history[sig] = here
         if len(self.history) > HISTORY:
             del self.history[next(iter(self.history))]
-        if self.seen > PATIENCE and self.seen % PATIENCE == 0:
-            self.stride = min(MAX_STRIDE, self.stride * 2)
+        self.seen += 1
+        if self.seen >= PATIENCE:
+            self.close()
 
     def signature(self):
         """Everything the run's future depends on, relative to now (None: something the fast

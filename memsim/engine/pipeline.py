@@ -319,13 +319,14 @@ class Runner:
                 state.flush()
                 return
             lines = tile.lines if not line_offset else tile.lines + np.uint64(line_offset)
-            if ctl is not None:
+            tracked = ctl is not None and ctl.active
+            if tracked:
                 system.key_parts = []
             done, cost, chain = system.fetch(core, lines, tile.writes, plan.target,
                                              float(tile.inner_bytes), bool(tile.dma), tile.mlp,
                                              onchip, state.prev, segments=tile.segments)
             key = None
-            if ctl is not None:
+            if tracked:
                 key = ctl.fetched(state.k, tile, system.key_parts)
                 system.key_parts = None
             state.prev = chain
