@@ -139,7 +139,8 @@ class Scenario(ConfigModel):
     one): ``hardware`` is then the board seen from that unit (``Hardware.for_unit``).
     ``runtime`` names the software stack (docs/model.md "Runtime model"; None: the preset's
     ``runtime`` for that unit, else ``generic``). ``engine`` says how finely the engine
-    simulates (``Engine``; results do not depend on it beyond float round-off).
+    simulates (``Engine``; results do not depend on it beyond float round-off, so it is left
+    out of dumps and sweep point ids).
     """
 
     _provenance: ClassVar[frozenset[str]] = frozenset({"hardware_path", "source_path"})
@@ -152,7 +153,9 @@ class Scenario(ConfigModel):
     strategies: Strategies = Strategies()
     runtime: Literal[RUNTIMES] | None = None  # type: ignore[valid-type]
     unit: Literal[UNIT_KINDS] | None = None  # type: ignore[valid-type]
-    engine: Engine = Engine()
+    # how, not what: left out of dumps (resolved scenarios, sweep point ids), since results do
+    # not depend on it
+    engine: Engine = Field(Engine(), exclude=True)
     seed: NonNegInt = 0
     source_path: Path | None = Field(None, exclude=True)
 
