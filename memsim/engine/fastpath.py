@@ -297,6 +297,15 @@ class LayerWarp:
                           (now - st.compute_start) if st.computing else None,
                           st.exhausted, prev_ref))
         links = self.system.links()
+        heap = self._heap_signature(chains, now, links)
+        busy = _busy_signature(links, chains, now)
+        if heap is None or busy is None:
+            return None
+        return (tuple(cores), heap, busy)
+
+    def _heap_signature(self, chains: dict, now: int, links: list):
+        """Every scheduled event relative to now and whose it is (stale link timers left out,
+        as they do nothing); None for an event of unknown origin."""
         index = {id(link): i for i, link in enumerate(links)}
         heap = []
         for at, prio, _eid, event in sorted(self.env._queue, key=_entry_order):
@@ -311,23 +320,11 @@ class LayerWarp:
                     heap.append((at - now, prio, "compute", owner.k))
             elif type(event) is _Timer:
                 link = event.callbacks[0].__self__
-                if event.version == link._version:  # stale timers do nothing
+                if event.version == link._version:
                     heap.append((at - now, prio, "timer", index[id(link)]))
             else:
                 return None
-        busy = []
-        for i, link in enumerate(links):
-            if link._refresh is not None or link._blocked:
-                return None
-            if not link._active:
-                continue
-            moving = []
-            for tr in link._active:
-                if tr.tag is None or tr.tag[0] not in chains:
-                    return None
-                moving.append((tr.remaining, tr.weight, chains[tr.tag[0]], tr.tag[1]))
-            busy.append((i, now - link._last, tuple(moving)))
-        return (tuple(cores), tuple(heap), tuple(busy))
+        return tuple(heap)
 
     # -- the jump --------------------------------------------------------------------------
     def _jump(self, earlier: _Checkpoint, here: _Checkpoint) -> bool:
@@ -442,6 +439,24 @@ class LayerWarp:
                     _shift_times(item[1].finished_at, shift)
         _stats_add(self.stats, earlier.stats, here.stats, periods)
         self.runner.events_tiles += periods * (here.tiles_events - earlier.tiles_events)
+
+
+def _busy_signature(links: list, chains: dict, now: int):
+    """Every busy link's transfers (bytes left, weight, owner) and clock mark; None when a link
+    is blocked or refreshed, or a transfer's owner is unknown."""
+    busy = []
+    for i, link in enumerate(links):
+        if link._refresh is not None or link._blocked:
+            return None
+        if not link._active:
+            continue
+        moving = []
+        for tr in link._active:
+            if tr.tag is None or tr.tag[0] not in chains:
+                return None
+            moving.append((tr.remaining, tr.weight, chains[tr.tag[0]], tr.tag[1]))
+        busy.append((i, now - link._last, tuple(moving)))
+    return tuple(busy)
 
 
 def _entry_order(entry):
