@@ -1,6 +1,10 @@
-"""Coarser events where they are exact: steady-state extrapolation inside a layer.
+"""Coarser events where they are exact: frame replay and steady-state jumps inside a layer.
 
-A layer's tiles run as one event chain each (``memsim.engine.pipeline``). In a long layer of
+**Frame replay** (``FastPath.frame_begin``/``replay``): a frame that starts, with the system at
+rest, from the cache state the previous frame started from (``Hierarchy.state_key``) is that
+frame again: its layer records are copied, shifted in time, and its counters added.
+
+**Steady-state jumps** (``LayerWarp``). A layer's tiles run as one event chain each (``memsim.engine.pipeline``). In a long layer of
 alike tiles the whole simulated system soon repeats itself: at the moment the layer's first core
 starts its ``k``-th tile, every pending event, link transfer and core buffer stands where it
 stood ``W`` tiles earlier, shifted by a time ``P``. The fast path detects that and jumps ahead
@@ -28,7 +32,7 @@ by whole periods instead of simulating them:
    increment. Then the per-tile engine continues (and may find the next period).
 
 If the state repeats and the tiles' keys repeat, the per-tile run would do the same again, so
-the jump is exact: the same cache counts bit for bit, the same picoseconds; only float sums of
+the jump (like the replay) is exact: the same cache counts bit for bit, the same picoseconds; only float sums of
 non-integer counters (compute cycles) may differ in the last bit. It applies when nothing else
 can interleave: one stream, no background traffic, no DRAM refresh (a refresh window is
 periodic in absolute time, not with the layer), the cache kernel a ``memsim.cache.Hierarchy``
