@@ -300,6 +300,45 @@ class Hierarchy:
                 "Dr": int(r[0, 0]), "D1mr": int(r[0, 3]), "DLmr": int(r[ll, 3]),
                 "Dw": int(w[0, 1]), "D1mw": int(w[0, 3]), "DLmw": int(w[ll, 3])}
 
+    # ------------------------------------------------------------------ state
+    def snapshot(self) -> np.ndarray:
+        """A copy of the whole state (contents, replacement state, counters)."""
+        return self._st.copy()
+
+    def restore(self, snapshot: np.ndarray) -> None:
+        """Return to a state taken by :meth:`snapshot` (of this hierarchy)."""
+        self._st[:] = snapshot
+
+    def state_key(self) -> list:
+        """The state that decides every future count, in a canonical form: two hierarchies
+        with equal keys give equal counts for any access sequence. Per set of an LRU or FIFO
+        instance the lines (with their dirty bits) in replacement order, most recent first — so
+        the same lines held in other ways, or stamps counted from another clock, compare
+        equal; tree-PLRU and random instances (whose victims depend on way positions and the
+        generator) as stored, with their generator state. Cumulative counters are left out."""
+        st, lay = self._st, self._layout
+        parts = []
+        for c, (sets, ways, _mask, base, stride, pol, lmask) in enumerate(lay["rows"]):
+            h = K.XH + c * K.HC
+            parts.append(st[h + K.H_RNG:h + K.H_RNG + 1].copy())
+            block = st[base:base + sets * stride].reshape(sets, stride)
+            tags = block[:, 1:1 + ways]
+            if pol in (K.POL_FIFO, K.POL_LRU_PERM):  # nibble k: the way at recency k
+                order = (block[:, :1] >> (4 * np.arange(ways, dtype=np.int64))) & 15
+            elif pol == K.POL_LRU_MAT:  # row j: the ways j is more recent than
+                rows = (block[:, :1] >> (8 * np.arange(ways, dtype=np.int64))) & lmask
+                rank = np.zeros(rows.shape, np.int64)
+                for bit in range(ways):
+                    rank += (rows >> bit) & 1
+                order = np.argsort(-rank, axis=1, kind="stable")
+            elif pol in (K.POL_LRU, K.POL_FIFO_STAMP):  # per-way stamps after the tags
+                order = np.argsort(-block[:, 1 + ways:1 + 2 * ways], axis=1, kind="stable")
+            else:
+                parts.append(block.copy())
+                continue
+            parts.append(np.take_along_axis(tags, order, axis=1))
+        return parts
+
     # ------------------------------------------------------------------ flush / stats
     def flush(self, core: int | None = None) -> np.ndarray:
         """Write back dirty lines (they stay cached, clean); returns the ``[L+1, 6]`` counts.

@@ -21,6 +21,8 @@ def run_command(
     no_save: bool = typer.Option(False, "--no-save", help="Do not write results to disk."),
     layers: Optional[str] = typer.Option(None, "--layers", help="Slowest layers to list: a "
                                          "number (default 10) or 'all' (every layer, in order)."),
+    per_tile: bool = typer.Option(False, "--per-tile", help="Simulate every tile as its own "
+                                  "event chain (engine.granularity=per-tile; no fast path)."),
 ):
     """Replay a scenario through the simulated hierarchy and check its deadlines."""
     from rich.console import Console
@@ -32,7 +34,10 @@ def run_command(
     from memsim.errors import InputError
 
     top = parse_layers(layers)
-    model = load_scenario(scenario, overrides=list(set_ or []))
+    overrides = list(set_ or [])
+    if per_tile:
+        overrides.append("engine.granularity=per-tile")
+    model = load_scenario(scenario, overrides=overrides)
     out = out or Path("results") / _safe_name(model.name)
     if not no_save:
         check_results_dir(out)  # before simulating: never fail after the work is done

@@ -113,6 +113,20 @@ class Background(ConfigModel):
         return value
 
 
+#: the engine's event granularities (docs/model.md, "Event granularity")
+GRANULARITIES = ("auto", "per-tile")
+
+
+class Engine(ConfigModel):
+    """How the engine simulates, never what: ``granularity: auto`` (the default) lets it take
+    coarser events where they are exact — a layer whose state repeats is extrapolated period by
+    period with the cache kernel still seeing every line, a frame that starts from the state of
+    the one before is replayed (docs/model.md, "Event granularity"); ``per-tile`` forces one
+    event chain per tile (the reference the fast paths are tested against)."""
+
+    granularity: Literal[GRANULARITIES] = "auto"  # type: ignore[valid-type]
+
+
 class Scenario(ConfigModel):
     """A deployment to simulate.
 
@@ -124,7 +138,9 @@ class Scenario(ConfigModel):
     ``unit`` picks the board's execution unit (``cpu | gpu | npu``; None: the preset's top-level
     one): ``hardware`` is then the board seen from that unit (``Hardware.for_unit``).
     ``runtime`` names the software stack (docs/model.md "Runtime model"; None: the preset's
-    ``runtime`` for that unit, else ``generic``).
+    ``runtime`` for that unit, else ``generic``). ``engine`` says how finely the engine
+    simulates (``Engine``; results do not depend on it beyond float round-off, so it is left
+    out of dumps and sweep point ids).
     """
 
     _provenance: ClassVar[frozenset[str]] = frozenset({"hardware_path", "source_path"})
@@ -137,6 +153,9 @@ class Scenario(ConfigModel):
     strategies: Strategies = Strategies()
     runtime: Literal[RUNTIMES] | None = None  # type: ignore[valid-type]
     unit: Literal[UNIT_KINDS] | None = None  # type: ignore[valid-type]
+    # how, not what: left out of dumps (resolved scenarios, sweep point ids), since results do
+    # not depend on it
+    engine: Engine = Field(Engine(), exclude=True)
     seed: NonNegInt = 0
     source_path: Path | None = Field(None, exclude=True)
 

@@ -23,12 +23,13 @@ _DONE_BYTES = 1e-3  # a transfer with less than this left is complete (float rou
 
 
 class _Transfer:
-    __slots__ = ("remaining", "weight", "event")
+    __slots__ = ("remaining", "weight", "event", "tag")
 
-    def __init__(self, remaining: float, weight: float, event: simpy.Event):
+    def __init__(self, remaining: float, weight: float, event: simpy.Event, tag=None):
         self.remaining = remaining
         self.weight = weight
         self.event = event
+        self.tag = tag  # who issued it (the fast path's state signature reads it)
 
 
 class SharedLink:
@@ -62,8 +63,9 @@ class SharedLink:
         """Number of transfers in progress."""
         return len(self._active)
 
-    def transfer(self, nbytes: float, weight: float = 1.0) -> simpy.Event:
-        """Start moving ``nbytes``; the returned event fires when they have all crossed."""
+    def transfer(self, nbytes: float, weight: float = 1.0, tag=None) -> simpy.Event:
+        """Start moving ``nbytes``; the returned event fires when they have all crossed.
+        ``tag`` names the issuer (kept with the transfer, read by ``memsim.engine.fastpath``)."""
         event = simpy.Event(self.env)
         if nbytes <= 0:
             event.succeed()
@@ -71,7 +73,7 @@ class SharedLink:
         if self._refresh is not None:
             self._catch_up()
         self._advance_to(self.env.now)
-        self._active.append(_Transfer(float(nbytes), float(weight), event))
+        self._active.append(_Transfer(float(nbytes), float(weight), event, tag))
         self.bytes += nbytes
         self.transfers += 1
         self._reschedule()
@@ -343,12 +345,12 @@ class LinkGroup:
         """Total bytes moved over all members."""
         return sum(link.bytes for link in self.links)
 
-    def transfer(self, nbytes: float, weight: float = 1.0) -> simpy.Event:
+    def transfer(self, nbytes: float, weight: float = 1.0, tag=None) -> simpy.Event:
         """Split ``nbytes`` evenly over the members; the event fires when all shares are done."""
         if len(self.links) == 1:
-            return self.links[0].transfer(nbytes, weight)
+            return self.links[0].transfer(nbytes, weight, tag)
         share = nbytes / len(self.links)
-        return self.env.all_of([link.transfer(share, weight) for link in self.links])
+        return self.env.all_of([link.transfer(share, weight, tag) for link in self.links])
 
 
 def start_refresh(env: simpy.Environment, link: SharedLink, interval_ps: int, blocked_ps: int,

@@ -33,39 +33,84 @@ class _Dealer:
         self._queues = [deque() for _ in range(n)]
         self._turn = 0
 
-    def hand(self, k: int):
-        """An iterator over the tiles dealt to the ``k``-th core."""
-        while True:
-            queue = self._queues[k]
-            while not queue:
-                tile = next(self._tiles, None)
-                if tile is None:
-                    return
-                self._queues[self._turn].append(tile)
-                self._turn = (self._turn + 1) % len(self._queues)
-            yield queue.popleft()
+    def hand(self, k: int) -> "_Hand":
+        """The tiles dealt to the ``k``-th core, in order."""
+        return _Hand(self, k)
+
+    def next_for(self, k: int):
+        """The next tile of core ``k`` (None when the layer has no more)."""
+        queue = self._queues[k]
+        while not queue:
+            tile = next(self._tiles, None)
+            if tile is None:
+                return None
+            self._queues[self._turn].append(tile)
+            self._turn = (self._turn + 1) % len(self._queues)
+        return queue.popleft()
+
+
+class _Hand:
+    """An iterator over one core's tiles; ``push_back`` returns tiles taken but not used (the
+    fast path's verification), which come out again first, in order."""
+
+    __slots__ = ("_dealer", "_k", "_back", "taken")
+
+    def __init__(self, dealer: _Dealer, k: int):
+        self._dealer = dealer
+        self._k = k
+        self._back: deque = deque()
+        self.taken = 0  # tiles handed out and not pushed back
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._back:
+            tile = self._back.popleft()
+        else:
+            tile = self._dealer.next_for(self._k)
+            if tile is None:
+                raise StopIteration
+        self.taken += 1
+        return tile
+
+    def push_back(self, tiles: list) -> None:
+        self._back.extendleft(reversed(tiles))
+        self.taken -= len(tiles)
 
 
 class _CoreState:
-    """Buffers between one core's fetcher and its compute unit."""
+    """Buffers between one core's fetcher and its compute unit, and the times the core's
+    processes wait from (kept here, not in generator locals, so the fast path can read and
+    shift them: ``memsim.engine.fastpath``)."""
 
-    __slots__ = ("free", "ready", "pending", "fetch_wait", "compute_wait")
+    __slots__ = ("free", "ready", "pending", "fetch_wait", "compute_wait", "k", "core", "work",
+                 "prev", "waited_from", "compute_start", "computing", "exhausted")
 
-    def __init__(self, buffers: int):
+    def __init__(self, buffers: int, k: int = 0, core: int = 0, work=None):
         self.free = buffers
-        self.ready: deque = deque()     # fetched tiles, in order, for the compute unit
-        self.pending: deque = deque()   # (tile, cost, done event) issued, not yet handed over
+        self.ready: deque = deque()     # fetched (tile, cost, key), in order, for the compute unit
+        self.pending: deque = deque()   # [tile, cost, done event, chain, key] issued, not handed over
         self.fetch_wait = None
         self.compute_wait = None
+        self.k = k              # position among the layer's cores
+        self.core = core
+        self.work = work        # the core's _Hand
+        self.prev = None        # FetchChain of the last fetch
+        self.waited_from = 0    # when the compute unit began waiting for its next tile
+        self.compute_start = 0  # when the current compute began
+        self.computing = False
+        self.exhausted = False  # the fetcher met the end of the layer
 
     def flush(self) -> None:
         """Hand over, in issue order, every pending tile whose memory phase is done."""
         while self.pending:
-            tile, cost, done = self.pending[0]
+            entry = self.pending[0]
+            done = entry[2]
             if done is not None and not done.triggered:
                 return
             self.pending.popleft()
-            self.deliver(None if tile is None else (tile, cost))
+            self.deliver(None if entry[0] is None else (entry[0], entry[1], entry[4]))
 
     def deliver(self, item) -> None:
         self.ready.append(item)
@@ -94,6 +139,7 @@ class LayerPlan:
     host_in_bytes: int = 0   # graph inputs copied in from host memory before the tiles
     host_out_bytes: int = 0  # graph outputs copied back to host memory after them
     fixed_ps: int = 0  # runtime's fixed cost (dispatch/launch/setup + barrier) before the tiles
+    n_tiles: int | None = None  # tiles the layer yields, when known (a hint for the fast path)
 
 
 @dataclass
@@ -145,6 +191,7 @@ class Runner:
         self.events_tiles = 0
         self.on_frame = None  # optional callback after every finished frame
         self.shared_cores: dict[int, int] = {}  # core -> number of streams using it
+        self.fast = None  # a memsim.engine.fastpath.FastPath when coarser events may be taken
 
     # -- streams -------------------------------------------------------------------------
     def stream(self, index: int, layers: list[LayerPlan], cores: list[int], frames: int,
@@ -161,8 +208,17 @@ class Runner:
             else:
                 arrival = env.now
             record = FrameRecord(index, f, arrival, env.now, deadline_ps=deadline_ps)
-            for layer in layers:
-                yield env.process(self.layer(index, f, layer, cores, line_offset))
+            fast = self.fast
+            replay = fast.frame_begin(self) if fast is not None else None
+            if replay is not None:
+                # this frame starts from the state the one before started from: it is that one
+                # again (memsim.engine.fastpath)
+                yield env.timeout(fast.replay(self, replay, f))
+            else:
+                for layer in layers:
+                    yield env.process(self.layer(index, f, layer, cores, line_offset))
+                if fast is not None:
+                    fast.frame_end(self)
             record.end_ps = env.now
             self.frames.append(record)
             if self.on_frame is not None:
@@ -183,9 +239,13 @@ class Runner:
             stats.stall_ps_by_resource["runtime"] = (stats.stall_ps_by_resource.get("runtime", 0)
                                                      + plan.fixed_ps)
         dealer = _Dealer(iter(plan.tiles()), len(cores))
-        procs = [env.process(self._core(c, dealer.hand(k), plan, stats, line_offset))
-                 for k, c in enumerate(cores)]
+        states = [_CoreState(self.depth + 1, k, c, dealer.hand(k)) for k, c in enumerate(cores)]
+        ctl = self.fast.layer(self, plan, stats, states) if self.fast is not None else None
+        procs = [env.process(self._core(state, plan, stats, line_offset, ctl))
+                 for state in states]
         yield env.all_of(procs)
+        if ctl is not None:
+            ctl.close()
         if plan.host_out_bytes:
             yield from self._host_copy(stats, plan.host_out_bytes, write=True)
         stats.end_ps = env.now
@@ -209,36 +269,44 @@ class Runner:
         else:
             stats.dram_read_bytes += nbytes
 
-    def _core(self, core: int, work, plan: LayerPlan, stats: LayerStats, line_offset: int):
+    def _core(self, state: _CoreState, plan: LayerPlan, stats: LayerStats, line_offset: int,
+              ctl=None):
         """Process: one core's share of a layer, an in-order fetcher feeding the compute unit.
 
         The fetcher moves one tile at a time (a core's load/DMA unit works in order) into one of
         ``depth + 1`` buffers; the compute unit takes the tiles in order and frees a buffer when
         a tile is done. Hand-over uses plain events (no Store/Container) to keep events per tile low.
+        ``ctl`` (the fast path's layer controller, or None) is told when the layer's first core
+        starts a tile (a checkpoint: ``memsim.engine.fastpath``).
         """
         env = self.env
-        state = _CoreState(self.depth + 1)
-        env.process(self._fetcher(core, work, plan, stats, line_offset, state))
+        env.process(self._fetcher(state, plan, stats, line_offset, ctl))
         while True:
-            waited_from = env.now
+            state.waited_from = env.now
             if not state.ready:
                 state.compute_wait = env.event()
                 yield state.compute_wait
             item = state.ready.popleft()
             if item is None:
                 return
-            tile, cost = item
-            if env.now > waited_from:
+            tile, cost, _key = item
+            if env.now > state.waited_from:
                 key = cost.bottleneck()
-                stats.stall_ps_by_resource[key] = stats.stall_ps_by_resource.get(key, 0) + env.now - waited_from
-            yield from self._compute(core, tile, plan, stats)
+                stats.stall_ps_by_resource[key] = (stats.stall_ps_by_resource.get(key, 0)
+                                                   + env.now - state.waited_from)
+            if ctl is not None and state.k == 0:
+                ctl.arm()
+            yield from self._compute(state, tile, plan, stats)
             state.free += 1
             state.wake_fetcher()
 
-    def _fetcher(self, core, work, plan, stats, line_offset, state):
+    def _fetcher(self, state: _CoreState, plan, stats, line_offset, ctl):
         """Issue fetches in order whenever a buffer is free; hand tiles over in order when done."""
         env, system = self.env, self.system
-        prev = None
+        core, work = state.core, state.work
+        onchip = None
+        if plan.onchip_lines is not None:
+            onchip = tuple((lo + line_offset, hi + line_offset) for lo, hi in plan.onchip_lines)
         while True:
             if state.free == 0:
                 state.fetch_wait = env.event()
@@ -246,22 +314,28 @@ class Runner:
             state.free -= 1
             tile = next(work, None)
             if tile is None:
-                state.pending.append((None, None, None))
+                state.exhausted = True
+                state.pending.append([None, None, None, None, None])
                 state.flush()
                 return
             lines = tile.lines if not line_offset else tile.lines + np.uint64(line_offset)
-            onchip = None
-            if plan.onchip_lines is not None:
-                onchip = tuple((lo + line_offset, hi + line_offset) for lo, hi in plan.onchip_lines)
-            done, cost, prev = system.fetch(core, lines, tile.writes, plan.target, float(tile.inner_bytes),
-                                            bool(tile.dma), tile.mlp, onchip, prev,
-                                            segments=tile.segments)
+            tracked = ctl is not None and ctl.active
+            if tracked:
+                system.key_parts = []
+            done, cost, chain = system.fetch(core, lines, tile.writes, plan.target,
+                                             float(tile.inner_bytes), bool(tile.dma), tile.mlp,
+                                             onchip, state.prev, segments=tile.segments)
+            key = None
+            if tracked:
+                key = ctl.fetched(state.k, tile, system.key_parts)
+                system.key_parts = None
+            state.prev = chain
             self._account_memory(stats, cost, int(tile.lines.size))
-            state.pending.append((tile, cost, done))
+            state.pending.append([tile, cost, done, chain, key])
             done.callbacks.append(lambda _e: state.flush())
 
-    def _compute(self, core, tile, plan, stats):
-        env = self.env
+    def _compute(self, state: _CoreState, tile, plan, stats):
+        env, core = self.env, state.core
         cycles = float(tile.compute_cycles) + plan.extra_cycles_per_tile
         duration = max(0, int(round(cycles * self.ps_per_cycle)))
         if self.shared_cores.get(core, 1) > 1:
@@ -270,9 +344,14 @@ class Runner:
                 start = env.now
                 yield env.timeout(duration)
         else:
-            start = env.now
+            state.compute_start = env.now
             if duration:
-                yield env.timeout(duration)
+                timer = env.timeout(duration)
+                timer.memsim_owner = state  # read by the fast path's state signature
+                state.computing = True
+                yield timer
+                state.computing = False
+            start = state.compute_start
         span = stats.compute_span.setdefault(core, [start, env.now])
         span[1] = env.now
         stats.compute_ps_by_core[core] = stats.compute_ps_by_core.get(core, 0) + env.now - start

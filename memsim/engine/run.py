@@ -16,6 +16,7 @@ import numpy as np
 from memsim.cache import Hierarchy
 from memsim.config import load_scenario
 from memsim.engine.collect import build_result
+from memsim.engine.fastpath import FastPath
 from memsim.engine.preflight import check_prepared, prepare_checked
 from memsim.engine.links import start_refresh
 from memsim.engine.pipeline import LayerPlan, Runner
@@ -184,6 +185,8 @@ def _run(inputs: _RunInputs, lazy_refresh: bool, built: list):
     system = System(env, hw, inputs.cache_kernel(), hw.compute.cores)
     built.append(system)
     runner = Runner(system, scenario.strategies.prefetch.depth, hw.compute.clock_hz)
+    if _fast_path_applies(scenario, system.hierarchy):
+        runner.fast = FastPath(system, system.hierarchy)
     for stream in scenario.streams:
         for core in (stream.cores or range(hw.compute.cores)):
             runner.shared_cores[core] = runner.shared_cores.get(core, 0) + 1
@@ -208,12 +211,21 @@ def _run(inputs: _RunInputs, lazy_refresh: bool, built: list):
     return runner, system
 
 
+def _fast_path_applies(scenario, hierarchy) -> bool:
+    """Whether steady-state jumps (``memsim.engine.fastpath``) are exact for this run: the
+    default granularity, one stream, no background traffic, no DRAM refresh, and the cache
+    kernel a ``Hierarchy`` (whose state can be copied) or none."""
+    return (scenario.engine.granularity == "auto" and len(scenario.streams) == 1
+            and not scenario.background and scenario.hardware.memory.dram.refresh is None
+            and (hierarchy is None or type(hierarchy) is Hierarchy))
+
+
 def _layer_plans(hw, prepared, onchip, memo: TileMemo) -> list[LayerPlan]:
     """The engine's view of one prepared stream's layers (host copies on the first and last)."""
     layers = [LayerPlan(name=m.op.name, op=m.op.kind, macs=int(m.macs), target=m.target_level,
                         tiles=memo.tiles(m.memo_key, m), utilisation=float(m.utilisation),
                         extra_cycles_per_tile=float(m.extra_cycles_per_tile),
-                        onchip_lines=onchip, fixed_ps=int(m.fixed_ps))
+                        onchip_lines=onchip, fixed_ps=int(m.fixed_ps), n_tiles=int(m.n_tiles))
               for m in prepared.mappings]
     if layers:
         host_in, host_out = host_io(hw, prepared.graph, prepared.plan, onchip)

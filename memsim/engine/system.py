@@ -123,6 +123,18 @@ class System:
         self.backing = backing_level(hw)
         caches = [lvl for lvl in self.levels if lvl.kind == "cache"]
         self._dram_mshrs = (caches[-1].mshrs or DEFAULT_CACHE_MSHRS) if caches else DEFAULT_DMA_OUTSTANDING
+        self.key_parts: list | None = None  # see plan()
+
+    def links(self) -> list[SharedLink]:
+        """Every link of the system, each once, in a fixed order (ports, DRAM, codecs)."""
+        seen, out = set(), []
+        for group in list(self.ports.values()) + [self.dram_links,
+                                                  list(self.__dict__.get("_codec_links", {}).values())]:
+            for link in group:
+                if id(link) not in seen:
+                    seen.add(id(link))
+                    out.append(link)
+        return out
 
     def port_bandwidth(self, level: str) -> float:
         """Bandwidth of one port of ``level`` in bytes/s."""
@@ -132,12 +144,16 @@ class System:
         """Per cache level (hits, accesses) and DRAM (reads, writes) in lines."""
         if self.hierarchy is not None and self.cache_names:
             counts = self.hierarchy.access(core, lines, writes)
+            if self.key_parts is not None:
+                self.key_parts.append(counts.tobytes())
             n = len(self.cache_names)
             hits = counts[:n, 2]
             accesses = counts[:n, 0] + counts[:n, 1]
             return hits, accesses, int(counts[n, 0]), int(counts[n, 1])
         # No cache simulated: every line goes to memory.
         n_writes = int(np.count_nonzero(writes)) if writes is not None else 0
+        if self.key_parts is not None:
+            self.key_parts.append((int(lines.size), n_writes))
         zeros = np.zeros(len(self.cache_names), np.int64)
         return zeros, zeros, int(lines.size) - n_writes, n_writes
 
@@ -166,7 +182,19 @@ class System:
         streaming stores (non-temporal output writes bypass the caches: no write-allocate fill,
         one full-line DRAM write each).
         """
-        env = self.env
+        plan = self.plan(core, lines, writes, target, inner_bytes, dma, mlp, onchip, segments)
+        cost, transfers, floor, floor_name, first = plan
+        chain = FetchChain(self.env)
+        self._schedule(chain, transfers, floor, floor_name, first, prev, cost)
+        return chain.done, cost, chain
+
+    def plan(self, core: int, lines: np.ndarray, writes: np.ndarray | None, target: str | None,
+             inner_bytes: float, dma: bool, mlp: int | None = None, onchip: tuple | None = None,
+             segments: MemorySegments | None = None):
+        """The memory phase ``fetch`` starts, without starting it: the cache kernel sees the
+        lines (its state advances) and the result is ``(cost, transfers, floor, floor name,
+        first latency)``. While ``key_parts`` is a list, every count the kernel returns is
+        appended to it (what the fast path compares tiles by)."""
         cost = TileCost()
         lines = np.asarray(lines)
         line = self.line_bytes
@@ -206,10 +234,7 @@ class System:
                 transfers.append(("decompress", self._codec_link(bps), nbytes))
         floor, worst = self._latency_floor(hits, dram_reads, mlp, dma, target)
         cost.latency_ps = floor
-        chain = FetchChain(env)
-        self._schedule(chain, transfers, floor, f"latency:{worst}",
-                       self._first_latency(hits, dram_reads), prev, cost)
-        return chain.done, cost, chain
+        return cost, transfers, floor, f"latency:{worst}", self._first_latency(hits, dram_reads)
 
     def _schedule(self, chain, transfers, floor: int, floor_name: str, first: int, prev, cost):
         """Start the floor after the previous tile's floor, and the transfers ``first`` ps from
@@ -224,7 +249,9 @@ class System:
             def ended(_e):
                 cost.finished_at[floor_name] = env.now
                 chain.floor_done()
-            env.timeout(floor).callbacks.append(ended)
+            timer = env.timeout(floor)
+            timer.memsim_owner = (chain, "floor")  # read by the fast path's state signature
+            timer.callbacks.append(ended)
 
         def transfers_start():
             if not transfers:
@@ -238,7 +265,8 @@ class System:
                 if left[0] == 0:
                     chain.moved_done()
             for name, link, nbytes in transfers:
-                link.transfer(nbytes).callbacks.append(lambda _e, n=name: one_done(n))
+                event = link.transfer(nbytes, tag=(chain, name))
+                event.callbacks.append(lambda _e, n=name: one_done(n))
 
         _after(prev.floor if prev is not None else None, floor_start)
         gates = [2]
@@ -248,7 +276,9 @@ class System:
             if gates[0] == 0:
                 transfers_start()
         if first:
-            env.timeout(first).callbacks.append(lambda _e: gate())
+            timer = env.timeout(first)
+            timer.memsim_owner = (chain, "first")
+            timer.callbacks.append(lambda _e: gate())
         else:
             gate()
         _after(prev.moved if prev is not None else None, gate)
