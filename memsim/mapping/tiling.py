@@ -52,6 +52,17 @@ class Operand:
         return tuple((tuple((d, abs(c)) for d, c in ax.terms), size)
                      for ax, size in zip(self.access.index, self.shape))
 
+    @cached_property
+    def index_dims(self) -> tuple[str, ...]:
+        """The dims of ``dims`` in a fixed order: the key of ``footprint_memo``."""
+        return tuple(sorted(self.dims))
+
+    @cached_property
+    def footprint_memo(self) -> dict:
+        """``footprint_bytes`` by tile extents of ``index_dims`` (filled by the tile search;
+        the footprint depends on nothing else of the tile)."""
+        return {}
+
 
 def loop_orders(cls: DimClasses, dataflow: str) -> list[tuple[str, ...]]:
     """Candidate loop orders (outer → inner) for a dataflow.
@@ -155,8 +166,18 @@ def footprint_bytes(o: Operand, tile: dict) -> int:
     Per axis the index span ``Σ|c|·(t−1)+1`` (clipped to the axis); trailing axes covered in full
     merge into one contiguous run with the axis before them; each run is rounded up to whole
     ``line_bytes``, since memory moves whole lines (a tile one element wide along a contiguous
-    axis still moves a full line per row).
+    axis still moves a full line per row). Remembered per operand and tile extents of the dims
+    it reads (the tile search asks for the same footprints many times).
     """
+    key = tuple([tile[d] for d in o.index_dims])
+    memo = o.footprint_memo
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = _footprint(o, tile)
+    return hit
+
+
+def _footprint(o: Operand, tile: dict) -> int:
     spans = []
     for terms, size in o.axis_spans:
         span = 1
