@@ -1,6 +1,6 @@
 """Cold start: whole-process time of the commands a user types first (issue 15).
 
-    python benchmarks/cold.py [--repeats 5] [--memsim PATH] [--json PATH]
+    python benchmarks/cold.py [--repeats 5] [--memsim PATH [PATH ...]] [--json PATH]
 
 Times, as fresh processes one after another, interleaved round by round:
 - ``memsim --help``;
@@ -13,7 +13,8 @@ Per command: the median (and range) of ``--repeats`` runs of wall seconds (``per
 around the process), user CPU seconds and peak RSS of the child (GNU ``/usr/bin/time``). On a machine
 shared with other jobs the wall time grows with the load while user CPU barely moves, so both
 are printed. ``--memsim`` is the ``memsim`` executable to time (default: the one beside this
-Python); time the non-editable install users get (``pip install .``: compiled kernels shipped,
+Python), or several (two installs, before and after a change), timed round-robin per command;
+time the non-editable install users get (``pip install .``: compiled kernels shipped,
 bytecode written at install time). ``PYTHONDONTWRITEBYTECODE`` is removed from the children's
 environment so an editable checkout is timed with its bytecode cached, as a user's would be.
 One warm-up round runs first (and is not counted): it fills the OS file cache and, in an
@@ -93,32 +94,35 @@ def _stat(xs: list[float], scale: float = 1.0, digits: int = 2) -> str:
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--memsim", default=str(Path(sys.executable).with_name("memsim")),
-                    help="memsim executable to time (default: beside this Python)")
+    ap.add_argument("--memsim", nargs="+", default=[str(Path(sys.executable).with_name("memsim"))],
+                    help="memsim executable(s) to time, interleaved (default: beside this Python)")
     ap.add_argument("--json", type=Path, help="also write the samples here")
     args = ap.parse_args(argv)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    samples: dict[str, dict[str, list[float]]] = {}
+    samples: dict[str, dict[str, dict[str, list[float]]]] = {exe: {} for exe in args.memsim}
     with tempfile.TemporaryDirectory() as tmp:
-        cmds = commands(args.memsim, Path(tmp))
-        for cmd in cmds.values():  # warm-up round, not counted
-            run_child(cmd, env, Path(tmp))
+        cmds = {exe: commands(exe, Path(tmp)) for exe in args.memsim}
+        for per_exe in cmds.values():  # warm-up round, not counted
+            for cmd in per_exe.values():
+                run_child(cmd, env, Path(tmp))
         for _ in range(args.repeats):
-            for name, cmd in cmds.items():
-                wall, user, rss = run_child(cmd, env, Path(tmp))
-                s = samples.setdefault(name, {"wall_s": [], "user_s": [], "rss_bytes": []})
-                s["wall_s"].append(wall)
-                s["user_s"].append(user)
-                s["rss_bytes"].append(rss)
+            for name in cmds[args.memsim[0]]:
+                for exe in args.memsim:
+                    wall, user, rss = run_child(cmds[exe][name], env, Path(tmp))
+                    s = samples[exe].setdefault(name, {"wall_s": [], "user_s": [], "rss_bytes": []})
+                    s["wall_s"].append(wall)
+                    s["user_s"].append(user)
+                    s["rss_bytes"].append(rss)
     load = os.getloadavg()[0]
-    print(f"{args.memsim}: median (min–max) of {args.repeats}; load average {load:.1f}")
-    print(f"{'command':16s} {'wall s':>18s} {'user CPU s':>18s} {'peak RSS MiB':>20s}")
-    for name, s in samples.items():
-        print(f"{name:16s} {_stat(s['wall_s']):>18s} {_stat(s['user_s']):>18s} "
-              f"{_stat(s['rss_bytes'], 1 / 2**20, 0):>20s}")
+    print(f"median (min–max) of {args.repeats}, interleaved; load average {load:.1f} at the end")
+    for exe, per_exe in samples.items():
+        print(f"\n{exe}")
+        print(f"{'command':16s} {'wall s':>18s} {'user CPU s':>18s} {'peak RSS MiB':>20s}")
+        for name, s in per_exe.items():
+            print(f"{name:16s} {_stat(s['wall_s']):>18s} {_stat(s['user_s']):>18s} "
+                  f"{_stat(s['rss_bytes'], 1 / 2**20, 0):>20s}")
     if args.json:
-        args.json.write_text(json.dumps({"memsim": args.memsim, "load_average": load,
-                                         "samples": samples}, indent=2))
+        args.json.write_text(json.dumps({"load_average": load, "samples": samples}, indent=2))
 
 
 if __name__ == "__main__":
