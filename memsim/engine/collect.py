@@ -145,8 +145,8 @@ def _stream_summary(index: int, layers: Table, frames: Table) -> dict:
     met = frames.column("met", bool)[mine]
     timed = ~np.isnan(deadlines)
     deadline = np.nanmin(deadlines) if timed.any() else None
-    n = max(1, int(mine.sum()))
     count = int(mine.sum())
+    n = max(1, count)
     misses = int((~met).sum()) if deadline is not None else 0
     if len(layers):
         ly = layers.column("stream") == index
