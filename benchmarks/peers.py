@@ -25,7 +25,9 @@ SRAM, a 500 MB/s host link):
   greedy-by-size buffer plan, prefetch depth 1 — scratchpad residency and capacity, host-link
   latency, bandwidth and contention in the discrete-event engine, energy, deadline verdict.
 
-Each child's wall time is measured around the process and its peak RSS from ``os.wait4``.
+Each child's wall time is measured around the process; its CPU time (user + system) and peak
+RSS come from GNU ``/usr/bin/time`` (the table gives wall and CPU ratios: on a shared machine
+the wall time grows with the load, the CPU time much less).
 A second memsim row, ``memsim-cached``, runs the same network on ``--cached-hardware`` (default
 the Raspberry Pi 5 preset: 4 cores, line-accurate L1/L2/L3 caches, LPDDR4X with refresh), to
 time memsim when it simulates caches, which neither peer models.
@@ -40,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -57,6 +58,7 @@ from memsim.workloads.load import load_network
 
 DRIVERS = Path(__file__).resolve().with_name("peers_drivers.py")
 TOOLS = ("memsim", "memsim-cached", "scalesim", "zigzag")
+TIME = "/usr/bin/time"  # GNU time (Debian package "time")
 MODELS = {
     "memsim": "tiles through scratchpad residency + host link (latency, bandwidth, contention) "
               "in simpy; systolic compute cycles; energy; deadline verdict",
@@ -249,34 +251,22 @@ def command(tool: str, net: str, d: Path, peers_python: Path) -> list[str]:
             str(d / "accelerator.yaml"), str(d / f"{net}.mapping.yaml"), out]
 
 
-def run_child(cmd: list[str]) -> tuple[float, int, dict]:
-    """(wall s, peak RSS bytes, parsed last JSON line) of one fresh process."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # wait4 gives this child's own rusage; communicate() would reap it first, so read pipes after
-    out, err = _drain(proc)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{err[-2000:]}")
-    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
-    return wall, proc.peak_rss, json.loads(lines[-1])
+def run_child(cmd: list[str]) -> tuple[float, int, dict, float]:
+    """(wall s, peak RSS bytes, parsed last JSON line, user + system CPU s) of one fresh process.
 
-
-def _drain(proc: subprocess.Popen) -> tuple[str, str]:
-    """Read both pipes to EOF on threads, then reap with ``os.wait4`` for the child's peak RSS."""
-    import threading
-
-    bufs: dict[str, str] = {}
-    threads = [threading.Thread(target=lambda k=k, f=f: bufs.__setitem__(k, f.read()))
-               for k, f in (("out", proc.stdout), ("err", proc.stderr))]
-    for t in threads:
-        t.start()
-    _, status, usage = os.wait4(proc.pid, 0)
-    for t in threads:
-        t.join()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    proc.peak_rss = usage.ru_maxrss * 1024  # Linux: KiB
-    return bufs["out"], bufs["err"]
+    CPU time and peak RSS come from GNU ``/usr/bin/time``, which forks the command itself: Linux
+    carries a process's peak RSS across fork and exec, so a child forked from this script (which
+    has memsim, numpy and onnx loaded) would report at least this script's RSS."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        t0 = time.perf_counter()
+        proc = subprocess.run([TIME, "-f", "%U %S %M", "-o", report.name, *cmd],
+                              capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+        user, system, rss_kib = report.read().split()[-3:]
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    return wall, int(rss_kib) * 1024, json.loads(lines[-1]), float(user) + float(system)
 
 
 def predicted_s(tool: str, res: dict, clock_hz: float) -> float:
@@ -298,15 +288,16 @@ def benchmark(args, p: dict, d: Path) -> tuple[dict, dict]:
         for net in args.networks:
             for tool in args.tools:
                 for _ in range(args.memsim_repeats if tool.startswith("memsim") else 1):
-                    wall, rss, res = run_child(command(tool, net, d, peers_python))
-                    samples.setdefault((net, tool), []).append((wall, rss, res))
+                    wall, rss, res, cpu = run_child(command(tool, net, d, peers_python))
+                    samples.setdefault((net, tool), []).append((wall, rss, res, cpu))
                     print(f"  [{rep + 1}/{args.repeats}] {net:13s} {tool:13s} {wall:8.2f} s "
-                          f"{rss / 2**20:7.0f} MiB", flush=True)
+                          f"{cpu:8.2f} s CPU {rss / 2**20:7.0f} MiB", flush=True)
     return samples, layers
 
 
-def _median_wall(samples: dict, key) -> float:
-    return statistics.median(w for w, _, _ in samples[key]) if key in samples else float("nan")
+def _median_wall(samples: dict, key, field: int = 0) -> float:
+    """Median wall s (``field`` 0) or CPU s (``field`` 3) of one (network, tool)."""
+    return statistics.median(x[field] for x in samples[key]) if key in samples else float("nan")
 
 
 def _ratio(wall: float, base: float) -> str:
@@ -335,23 +326,26 @@ def report(args, p: dict, samples: dict, layers: dict) -> list[dict]:
         if n:
             print(f"{net}: FIRST {n} ARRAY LAYERS ONLY (every tool, the same layers)")
     print(f"{'network':13s} {'tool':13s} {'layers':>6s} {'wall s':>8s} {'s/layer':>8s} "
-          f"{'x memsim':>9s} {'x cached':>9s} {'peak MiB':>9s} {'pred. ms':>9s}")
+          f"{'x memsim':>9s} {'x cached':>9s} {'CPU s':>8s} {'x CPU':>8s} {'peak MiB':>9s} "
+          f"{'pred. ms':>9s}")
     rows = []
     for net in args.networks:
         base = _median_wall(samples, (net, "memsim"))
         cached = _median_wall(samples, (net, "memsim-cached"))
+        base_cpu = _median_wall(samples, (net, "memsim"), 3)
         for tool in args.tools:
             s = samples[(net, tool)]
-            wall = _median_wall(samples, (net, tool))
-            rss = max(r for _, r, _ in s)
+            wall, cpu = _median_wall(samples, (net, tool)), _median_wall(samples, (net, tool), 3)
+            rss = max(x[1] for x in s)
             pred = predicted_s(tool, s[-1][2], p["clock_hz"])
             rows.append({"network": net, "tool": tool, "layers": layers[net], "wall_s": wall,
                          "x_memsim": wall / base, "x_memsim_cached": wall / cached,
+                         "cpu_s": cpu, "x_memsim_cpu": cpu / base_cpu,
                          "peak_rss_bytes": rss, "predicted_s": pred, "result": s[-1][2],
-                         "walls_s": [w for w, _, _ in s]})
+                         "walls_s": [x[0] for x in s], "cpus_s": [x[3] for x in s]})
             print(f"{net:13s} {tool:13s} {layers[net]:6d} {wall:8.2f} {wall / layers[net]:8.3f} "
-                  f"{_ratio(wall, base)} {_ratio(wall, cached)} {rss / 2**20:9.0f} "
-                  f"{pred * 1e3:9.2f}")
+                  f"{_ratio(wall, base)} {_ratio(wall, cached)} {cpu:8.2f} "
+                  f"{_ratio(cpu, base_cpu)[1:]} {rss / 2**20:9.0f} {pred * 1e3:9.2f}")
     _cross_check(args, p, samples)
     print("\nwhat each tool modelled (pred. ms: its predicted latency of one inference):")
     for tool in args.tools:

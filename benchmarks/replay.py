@@ -15,8 +15,10 @@ Three figures per tool, each the best (and median) of ``--repeats`` interleaved 
 - *end to end in process*: memsim ``load_trace`` + ``replay``; pycachesim ``np.load`` + list
   conversion + ``loadstore``.
 - *whole process* (``/usr/bin/time``-style wall time of a fresh interpreter): ``memsim replay
-  TRACE --hardware HW --compat pycachesim --json`` against a script that loads the same ``.npz``
-  and runs pycachesim. Imports (numba, typer) dominate this figure for memsim.
+  TRACE --hardware HW --compat pycachesim --json`` (the ``memsim`` script beside this Python,
+  so run this with a non-editable install's Python for the users' figure) against a script
+  that loads the same ``.npz`` and runs pycachesim. Start-up (imports; numba's one-time
+  initialisation when it loads the first cached kernel) dominates this figure for memsim.
 Counters are checked equal on every run.
 """
 
@@ -133,8 +135,10 @@ def main() -> None:
         script.write_text(PYC_SCRIPT.format(bench=str(Path(__file__).resolve().parent)))
         hw = load_hardware(hw_path)
         memsim_replay(npz, hw)  # compile or load the numba kernels once
-        cli = [sys.executable, "-m", "memsim", "replay", str(npz), "--hardware", str(hw_path),
-               "--compat", "pycachesim", "--json"]
+        exe = Path(sys.executable).with_name("memsim")  # the console script users run
+        head = [str(exe)] if exe.exists() else [sys.executable, "-m", "memsim"]
+        cli = head + ["replay", str(npz), "--hardware", str(hw_path), "--compat", "pycachesim",
+                      "--json"]
         wall(cli)
         t = {k: [] for k in ("m_load", "m_rep", "m_e2e", "p_conv", "p_sim", "p_e2e",
                              "m_proc", "p_proc")}

@@ -9,6 +9,8 @@ the frame) of the critical stream's worst frame, slowest first.
 
 from __future__ import annotations
 
+import numpy as np
+
 from memsim.cli.tables import Col, joules, print_pairs, print_table, secs, size
 from memsim.errors import InputError
 
@@ -114,21 +116,23 @@ def _plain_verdict(met: bool, has_deadline: bool) -> str:
 
 
 def print_layers(result, console, top: int | None = DEFAULT_LAYERS) -> None:
-    """The ``top`` slowest layers of the critical stream's worst frame (None: all, in order)."""
+    """The ``top`` slowest layers of the critical stream's worst frame (None: all, in order).
+
+    Works on the result's rows (``Result.worst_frame_rows``), so printing needs no pandas."""
     worst = result.worst_frame()
     if worst is None or top == 0:
         return
     stream, frame, latency = int(worst["stream"]), int(worst["frame"]), float(worst["latency_s"])
-    ly = result.worst_frame_layers().copy()
-    ly["time_s"] = ly["end_s"] - ly["start_s"]
-    shown = ly if top is None else ly.sort_values("time_s", ascending=False, kind="stable").head(top)
-    span = float(ly["time_s"].sum()) or 1.0
+    ly = [dict(r, time_s=r["end_s"] - r["start_s"]) for r in result.worst_frame_rows()]
+    # slowest first; Python's sort is stable under reverse=True, so ties keep table order
+    shown = ly if top is None else sorted(ly, key=lambda r: r["time_s"], reverse=True)[:top]
+    span = float(np.sum(np.array([r["time_s"] for r in ly], dtype=float))) or 1.0
     # time = compute + stall (engine.collect), so compute is left to --json and the report
     cols = [Col("layer", "name"), Col("op", "name"), Col("time"), Col("share"), Col("stall"),
             Col("DRAM"), Col("bound", "text")]
     rows = [[str(r["name"]), str(r["op"]), secs(r["time_s"]), f"{100 * r['time_s'] / span:.1f}%",
              secs(r["stall_s"]), size(r["dram_bytes"]), str(r["bound"])]
-            for _, r in shown.iterrows()]
+            for r in shown]
     multi = len(result.summary.get("streams") or []) > 1
     where = f"stream {stream} frame {frame}" if multi else f"frame {frame}"
     if top is None or top >= len(ly):

@@ -5,6 +5,10 @@ layer's span; the stall is split over resources in proportion to the waits each 
 (``stall_<level>_s``, latency floors charged to their level); ``bound`` is whichever of compute
 or a resource took the largest share. Energy per layer: MACs × pJ/MAC of the dtype plus bytes
 moved at each level × that level's pJ/B (DESIGN §3 `energy`).
+
+The tables are built as rows (``engine.result.Table``) and the summary is computed from their
+columns with numpy, so a run needs no pandas; the reductions are pandas' own (sums skip NaN,
+the minimum skips NaN), so the figures are the ones pandas gave, bit for bit.
 """
 
 from __future__ import annotations
@@ -12,9 +16,14 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pandas as pd
 
-from memsim.engine.result import PS_PER_S, Result, percentile
+from memsim.engine.result import PS_PER_S, Result, Table, percentile
+
+FRAME_COLUMNS = ("stream", "frame", "arrival_s", "start_s", "end_s", "latency_s", "deadline_s",
+                 "met")
+TIMELINE_COLUMNS = ("resource", "start_s", "end_s", "label", "stream", "frame")
+MEMORY_COLUMNS = ("stream", "step", "layer", "planned_bytes", "naive_bytes",
+                  "lower_bound_bytes", "arena_bytes")
 
 
 def _level_key(resource: str) -> str:
@@ -23,7 +32,7 @@ def _level_key(resource: str) -> str:
     return re.sub(r"[^0-9A-Za-z_]+", "_", name)
 
 
-def layer_table(runner, hw, dtype_of_stream: dict[int, str]) -> pd.DataFrame:
+def layer_table(runner, hw, dtype_of_stream: dict[int, str]) -> Table:
     """One row per (stream, frame, layer)."""
     level_names = [lvl.name for lvl in hw.memory.levels]
     keys = [_level_key(n) for n in level_names] + ["dram", "runtime"]
@@ -54,7 +63,7 @@ def layer_table(runner, hw, dtype_of_stream: dict[int, str]) -> pd.DataFrame:
         row["bound"] = _bound(compute, waits, stall, total_wait, st.stall_ps_by_resource)
         row["energy_j"] = _energy(hw, dtype_of_stream.get(st.stream, "int8"), st, level_names)
         rows.append(row)
-    return pd.DataFrame(rows)
+    return Table(rows)
 
 
 def _bound(compute, waits, stall, total_wait, raw) -> str:
@@ -83,7 +92,7 @@ def _energy(hw, dtype: str, st, level_names) -> float:
     return pj / 1e12 + static
 
 
-def frame_table(runner) -> pd.DataFrame:
+def frame_table(runner) -> Table:
     """One row per frame: arrival, start, end, latency, deadline, met."""
     rows = []
     for fr in runner.frames:
@@ -93,21 +102,20 @@ def frame_table(runner) -> pd.DataFrame:
                      "start_s": fr.start_ps / PS_PER_S, "end_s": fr.end_ps / PS_PER_S, "latency_s": latency,
                      "deadline_s": deadline if deadline is not None else np.nan,
                      "met": bool(deadline is None or latency <= deadline)})
-    return pd.DataFrame(rows, columns=["stream", "frame", "arrival_s", "start_s", "end_s",
-                                       "latency_s", "deadline_s", "met"])
+    return Table(rows, FRAME_COLUMNS)
 
 
-def timeline_table(runner) -> pd.DataFrame:
+def timeline_table(runner) -> Table:
     """Busy intervals: per core, the compute span of each layer it worked on."""
     rows = []
     for st in runner.layers:
         for core, (start, end) in sorted(st.compute_span.items()):
             rows.append({"resource": f"core{core}", "start_s": start / PS_PER_S, "end_s": end / PS_PER_S,
                          "label": st.name, "stream": st.stream, "frame": st.frame})
-    return pd.DataFrame(rows, columns=["resource", "start_s", "end_s", "label", "stream", "frame"])
+    return Table(rows, TIMELINE_COLUMNS)
 
 
-def memory_table(plans: list) -> pd.DataFrame:
+def memory_table(plans: list) -> Table:
     """Planned activation footprint over execution steps per stream, with naive and lower bound."""
     rows = []
     for stream, (plan, graph) in enumerate(plans):
@@ -119,31 +127,45 @@ def memory_table(plans: list) -> pd.DataFrame:
                          "planned_bytes": int(planned), "naive_bytes": int(plan.naive_bytes),
                          "lower_bound_bytes": int(plan.lower_bound_bytes),
                          "arena_bytes": int(plan.arena_bytes)})
-    return pd.DataFrame(rows, columns=["stream", "step", "layer", "planned_bytes", "naive_bytes",
-                                       "lower_bound_bytes", "arena_bytes"])
+    return Table(rows, MEMORY_COLUMNS)
 
 
-def _stream_summary(index: int, layers: pd.DataFrame, frames: pd.DataFrame) -> dict:
+def _nansum(values: np.ndarray):
+    """Sum skipping NaN, as pandas' ``Series.sum`` does (NaN counted as 0, numpy's summation)."""
+    if values.dtype.kind == "f":
+        values = np.where(np.isnan(values), 0.0, values)
+    return values.sum()
+
+
+def _stream_summary(index: int, layers: Table, frames: Table) -> dict:
     """Latency, deadline, misses, DRAM and energy of one stream (per frame means)."""
-    fr = frames[frames["stream"] == index]
-    ly = layers[layers["stream"] == index] if len(layers) else layers
-    lat = fr["latency_s"].to_numpy(float)
-    deadline = fr["deadline_s"].min() if fr["deadline_s"].notna().any() else None
-    n = max(1, len(fr))
-    misses = int((~fr["met"]).sum()) if deadline is not None else 0
-    energy = float(ly["energy_j"].sum()) / n if len(ly) else float("nan")
-    return {"stream": index, "frames": int(len(fr)),
+    mine = frames.column("stream") == index
+    lat = frames.column("latency_s", float)[mine]
+    deadlines = frames.column("deadline_s", float)[mine]
+    met = frames.column("met", bool)[mine]
+    timed = ~np.isnan(deadlines)
+    deadline = np.nanmin(deadlines) if timed.any() else None
+    count = int(mine.sum())
+    n = max(1, count)
+    misses = int((~met).sum()) if deadline is not None else 0
+    if len(layers):
+        ly = layers.column("stream") == index
+        energy_col, dram_col = layers.column("energy_j", float)[ly], layers.column("dram_bytes")[ly]
+    else:
+        energy_col = dram_col = np.zeros(0)
+    energy = float(_nansum(energy_col)) / n if energy_col.size else float("nan")
+    return {"stream": index, "frames": count,
             "latency_s": float(lat.max()) if lat.size else 0.0,
             "latency_p50_s": percentile(lat, 50), "latency_p99_s": percentile(lat, 99),
             "deadline_s": float(deadline) if deadline is not None else None,
             "slack_s": float(deadline - lat.max()) if deadline is not None and lat.size else None,
-            "miss_rate": misses / len(fr) if deadline is not None and len(fr) else 0.0,
+            "miss_rate": misses / count if deadline is not None and count else 0.0,
             "met": misses == 0,
-            "dram_bytes": int(round(ly["dram_bytes"].sum() / n)) if len(ly) else 0,
+            "dram_bytes": int(round(_nansum(dram_col) / n)) if dram_col.size else 0,
             "energy_j": energy if np.isfinite(energy) else None}
 
 
-def summarise(name: str, layers: pd.DataFrame, frames: pd.DataFrame, plans: list,
+def summarise(name: str, layers: Table, frames: Table, plans: list,
               compute_cycles: float) -> dict:
     """The run summary (keys of DESIGN §9's run JSON and a few more).
 
@@ -153,14 +175,15 @@ def summarise(name: str, layers: pd.DataFrame, frames: pd.DataFrame, plans: list
     deadline, and ``dram_bytes``/``energy_j`` add up one frame of every stream. ``streams``
     holds the per-stream summaries.
     """
-    streams = [_stream_summary(int(i), layers, frames) for i in sorted(frames["stream"].unique())]
+    streams = [_stream_summary(int(i), layers, frames) for i in np.unique(frames.column("stream"))]
     if not streams:
         streams = [_stream_summary(0, layers, frames)]
     timed = [s for s in streams if s["slack_s"] is not None]
     critical = (min(timed, key=lambda s: s["slack_s"]) if timed
                 else max(streams, key=lambda s: s["latency_s"]))
-    with_deadline = frames[frames["deadline_s"].notna()]
-    misses = int((~with_deadline["met"]).sum()) if len(with_deadline) else 0
+    timed_frames = ~np.isnan(frames.column("deadline_s", float))
+    n_timed = int(timed_frames.sum())
+    misses = int((~frames.column("met", bool)[timed_frames]).sum()) if n_timed else 0
     energies = [s["energy_j"] for s in streams]
     return {
         "name": name,
@@ -169,7 +192,7 @@ def summarise(name: str, layers: pd.DataFrame, frames: pd.DataFrame, plans: list
         "latency_p99_s": critical["latency_p99_s"],
         "deadline_s": critical["deadline_s"],
         "slack_s": critical["slack_s"],
-        "miss_rate": misses / len(with_deadline) if len(with_deadline) else 0.0,
+        "miss_rate": misses / n_timed if n_timed else 0.0,
         "met": misses == 0,
         "energy_j": None if any(e is None for e in energies) else float(sum(energies)),
         "dram_bytes": int(sum(s["dram_bytes"] for s in streams)),
@@ -192,12 +215,13 @@ def build_result(name, runner, hw, plans, dtype_of_stream, scenario=None, resolv
     tables (left empty)."""
     layers = layer_table(runner, hw, dtype_of_stream)
     frames = frame_table(runner)
-    first = layers[layers["frame"] == 0] if len(layers) else layers
-    compute_cycles = float(first["compute_cycles"].sum()) if len(first) else 0.0
+    first = layers.column("frame") == 0 if len(layers) else np.zeros(0, bool)
+    cycles = layers.column("compute_cycles", float)[first] if first.any() else np.zeros(0)
+    compute_cycles = float(_nansum(cycles)) if cycles.size else 0.0
     summary = summarise(name, layers, frames, plans, compute_cycles)
     summary.update(extra_summary or {})
     if not tables:
-        return Result(summary=summary, layers=layers, frames=frames, timeline=pd.DataFrame(),
-                      memory=pd.DataFrame(), scenario=scenario, resolved_config=resolved or {})
+        return Result(summary=summary, layers=layers, frames=frames, timeline=Table(),
+                      memory=Table(), scenario=scenario, resolved_config=resolved or {})
     return Result(summary=summary, layers=layers, frames=frames, timeline=timeline_table(runner),
                   memory=memory_table(plans), scenario=scenario, resolved_config=resolved or {})

@@ -1,9 +1,15 @@
-"""The outcome of a run: a summary and pandas DataFrames, saved as Parquet (DESIGN §5).
+"""The outcome of a run: a summary and four tables, saved as Parquet (DESIGN §5).
 
 Conventions (also in docs/model.md): times in seconds (float), sizes in integer bytes.
 ``latency_s`` is the worst frame of the critical stream (smallest slack), p50/p99 and the
 deadline are that stream's, ``slack_s`` is its ``deadline − worst latency``; ``energy_j`` and
 ``dram_bytes`` add up one frame (mean) of every stream; ``streams`` has each stream's figures.
+
+The tables (``layers``, ``frames``, ``timeline``, ``memory``) are pandas DataFrames to every
+reader, but a run keeps them as rows (:class:`Table`) and builds a DataFrame only when one is
+read: importing pandas costs a third of a second, and ``memsim run --no-save`` (the summary, the
+verdict, the slowest layers, ``--json``) never needs it. ``Table.column`` and
+``Result.worst_frame_rows`` answer those without pandas.
 """
 
 from __future__ import annotations
@@ -12,11 +18,9 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from memsim.errors import InputError
 from memsim.fileio import publish_mode
@@ -26,32 +30,117 @@ PS_PER_S = 1e12  # picoseconds per second (divide: exact for whole seconds and m
 SUMMARY_KEYS = ("name", "latency_s", "latency_p50_s", "latency_p99_s", "deadline_s", "slack_s",
                 "miss_rate", "met", "energy_j", "dram_bytes", "peak_activation_bytes",
                 "compute_cycles")
+TABLE_NAMES = ("layers", "frames", "timeline", "memory")
 
 
-@dataclass
+class Table:
+    """One result table: row dicts until a DataFrame is asked for, or a DataFrame already.
+
+    ``Table(rows)`` becomes ``pd.DataFrame(rows)``, ``Table(rows, columns)`` becomes
+    ``pd.DataFrame(rows, columns=columns)`` and ``Table()`` an empty ``pd.DataFrame()`` — the
+    same frames the engine built with pandas directly, so the tables are unchanged bit for bit.
+    """
+
+    def __init__(self, rows: list[dict] | None = None, columns=None, frame=None):
+        self._rows, self._columns, self._frame = rows, columns, frame
+
+    @classmethod
+    def of(cls, value) -> "Table":
+        """``value`` itself when it is a Table, else a Table over that DataFrame."""
+        return value if isinstance(value, Table) else cls(frame=value)
+
+    def __len__(self) -> int:
+        return len(self._frame) if self._frame is not None else len(self._rows or ())
+
+    @property
+    def built(self) -> bool:
+        """Whether the DataFrame exists (built, or given)."""
+        return self._frame is not None
+
+    def frame(self):
+        """The table as a pandas DataFrame (built once, on first use)."""
+        if self._frame is None:
+            import pandas as pd
+
+            if self._rows is None:
+                self._frame = pd.DataFrame()
+            elif self._columns is None:
+                self._frame = pd.DataFrame(self._rows)
+            else:
+                self._frame = pd.DataFrame(self._rows, columns=list(self._columns))
+        return self._frame
+
+    def rows(self) -> list[dict]:
+        """The rows as dicts of plain Python values (in table order)."""
+        if self._frame is not None:
+            return self._frame.to_dict("records")
+        return list(self._rows or ())
+
+    def column(self, name: str, dtype=None) -> np.ndarray:
+        """One column as a numpy array (``dtype`` as numpy would infer it from the values, or
+        as given); the values the DataFrame's column holds."""
+        if self._frame is not None:
+            return self._frame[name].to_numpy(dtype)
+        return np.array([r[name] for r in self._rows or ()], dtype=dtype)
+
+
+def _table_property(name: str):
+    def get(self):
+        return self._tables[name].frame()
+
+    def set_(self, value):
+        self._tables[name] = Table.of(value)
+
+    return property(get, set_, doc=f"The ``{name}`` table as a pandas DataFrame (built lazily).")
+
+
 class Result:
-    """A run's results: ``summary`` dict and ``layers``/``frames``/``timeline``/``memory`` frames."""
+    """A run's results: ``summary`` dict and ``layers``/``frames``/``timeline``/``memory`` tables
+    (DataFrames, or :class:`Table` rows turned into DataFrames when first read)."""
 
-    summary: dict
-    layers: pd.DataFrame
-    frames: pd.DataFrame
-    timeline: pd.DataFrame
-    memory: pd.DataFrame
-    scenario: object = None
-    resolved_config: dict = field(default_factory=dict)
+    layers = _table_property("layers")
+    frames = _table_property("frames")
+    timeline = _table_property("timeline")
+    memory = _table_property("memory")
 
-    def worst_frame(self):
-        """The frames-table row behind ``latency_s``: the critical stream's slowest frame
-        (None when no frame ran)."""
-        if self.frames.empty:
+    def __init__(self, summary: dict, layers, frames, timeline, memory, scenario=None,
+                 resolved_config: dict | None = None):
+        self.summary = summary
+        self._tables = {"layers": Table.of(layers), "frames": Table.of(frames),
+                        "timeline": Table.of(timeline), "memory": Table.of(memory)}
+        self.scenario = scenario
+        self.resolved_config = resolved_config if resolved_config is not None else {}
+
+    def table(self, name: str) -> Table:
+        """The :class:`Table` behind ``name`` (no pandas unless it is already a DataFrame)."""
+        return self._tables[name]
+
+    def worst_frame(self) -> dict | None:
+        """The frames-table row behind ``latency_s`` (a dict): the critical stream's slowest
+        frame, its first such frame on ties (None when no frame ran)."""
+        frames = self._tables["frames"]
+        if not len(frames):
             return None
         crit = self.summary.get("critical_stream", 0)
-        mine = self.frames[self.frames["stream"] == crit]
-        mine = mine if len(mine) else self.frames
-        return mine.loc[mine["latency_s"].idxmax()]
+        stream = frames.column("stream")
+        mine = np.flatnonzero(stream == crit)
+        mine = mine if mine.size else np.arange(len(frames))
+        latency = frames.column("latency_s", float)[mine]
+        return frames.rows()[int(mine[int(np.nanargmax(latency))])]
 
-    def worst_frame_layers(self) -> pd.DataFrame:
-        """Per-layer rows of the frame behind ``latency_s`` (see ``worst_frame``)."""
+    def worst_frame_rows(self) -> list[dict]:
+        """Per-layer rows (dicts, in table order) of the frame behind ``latency_s``."""
+        worst = self.worst_frame()
+        layers = self._tables["layers"]
+        if worst is None or not len(layers):
+            return []
+        mask = (layers.column("stream") == worst["stream"]) & \
+            (layers.column("frame") == worst["frame"])
+        rows = layers.rows()
+        return [rows[i] for i in np.flatnonzero(mask)]
+
+    def worst_frame_layers(self):
+        """Per-layer rows of the frame behind ``latency_s`` as a DataFrame (see ``worst_frame``)."""
         worst = self.worst_frame()
         if worst is None:
             return self.layers.iloc[0:0]
@@ -63,7 +152,7 @@ class Result:
         out = {k: self.summary.get(k) for k in SUMMARY_KEYS}
         out["results_dir"] = self.summary.get("results_dir")
         rows = []
-        for _, r in self.worst_frame_layers().iterrows():
+        for r in self.worst_frame_rows():
             rows.append({"name": r["name"], "op": r["op"], "start_s": float(r["start_s"]),
                          "end_s": float(r["end_s"]), "compute_s": float(r["compute_s"]),
                          "stall_s": float(r["stall_s"]), "dram_bytes": int(r["dram_bytes"]),
@@ -84,7 +173,7 @@ class Result:
         tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
         publish_mode(tmp, directory=True)
         try:
-            for name in ("layers", "frames", "timeline", "memory"):
+            for name in TABLE_NAMES:
                 getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
             summary = dict(self.summary, results_dir=str(directory))
             (tmp / "summary.json").write_text(json.dumps(_plain(summary), indent=2))
@@ -108,8 +197,9 @@ class Result:
     def load(cls, directory: str | Path) -> "Result":
         """Read a directory written by ``save``."""
         directory = Path(directory)
-        tables = {name: pd.read_parquet(directory / f"{name}.parquet")
-                  for name in ("layers", "frames", "timeline", "memory")}
+        import pandas as pd
+
+        tables = {name: pd.read_parquet(directory / f"{name}.parquet") for name in TABLE_NAMES}
         summary = json.loads((directory / "summary.json").read_text())
         resolved = {}
         path = directory / "scenario.resolved.yaml"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 from memsim.mapping.loops import (
     DimClasses,
@@ -39,10 +40,28 @@ class Operand:
     base: int = 0
     line_bytes: int = 1  # cache line (transfer granule) the search rounds contiguous runs up to
 
-    @property
+    @cached_property
     def dims(self) -> frozenset:
-        """Loop dims this operand's index depends on."""
+        """Loop dims this operand's index depends on (computed once per operand)."""
         return frozenset(d for ax in self.access.index for d in ax.dims)
+
+    @cached_property
+    def axis_spans(self) -> tuple[tuple[tuple[tuple[str, int], ...], int], ...]:
+        """Per tensor axis, its index terms as ``(dim, |coeff|)`` and the axis size: what
+        ``footprint_bytes`` reads on every call of the tile search (computed once)."""
+        return tuple((tuple((d, abs(c)) for d, c in ax.terms), size)
+                     for ax, size in zip(self.access.index, self.shape))
+
+    @cached_property
+    def index_dims(self) -> tuple[str, ...]:
+        """The dims of ``dims`` in a fixed order: the key of ``footprint_memo``."""
+        return tuple(sorted(self.dims))
+
+    @cached_property
+    def footprint_memo(self) -> dict:
+        """``footprint_bytes`` by tile extents of ``index_dims`` (filled by the tile search;
+        the footprint depends on nothing else of the tile)."""
+        return {}
 
 
 def loop_orders(cls: DimClasses, dataflow: str) -> list[tuple[str, ...]]:
@@ -68,11 +87,17 @@ def n_tiles_of(dims: dict, tile: dict) -> dict:
 
 def fetch_multiplier(op_dims: frozenset, order: tuple, ntiles: dict) -> int:
     """How often an operand's distinct tiles are each fetched under ``order`` (see module doc)."""
-    tiled = [d for d in order if ntiles[d] > 1]
-    rel_pos = [i for i, d in enumerate(tiled) if d in op_dims]
-    if not rel_pos:
-        return 1
-    return math.prod(ntiles[d] for d in tiled[: rel_pos[-1]] if d not in op_dims)
+    # the product of the irrelevant tiled dims outside the innermost relevant tiled dim (one
+    # pass: ``outer`` accumulates irrelevant tile counts, each relevant dim takes the product)
+    mult = outer = 1
+    for d in order:
+        n = ntiles[d]
+        if n > 1:
+            if d in op_dims:
+                mult = outer
+            else:
+                outer *= n
+    return mult
 
 
 def extent_classes(dims: dict, tile: dict) -> list[tuple[dict, int]]:
@@ -141,16 +166,27 @@ def footprint_bytes(o: Operand, tile: dict) -> int:
     Per axis the index span ``Σ|c|·(t−1)+1`` (clipped to the axis); trailing axes covered in full
     merge into one contiguous run with the axis before them; each run is rounded up to whole
     ``line_bytes``, since memory moves whole lines (a tile one element wide along a contiguous
-    axis still moves a full line per row).
+    axis still moves a full line per row). Remembered per operand and tile extents of the dims
+    it reads (the tile search asks for the same footprints many times).
     """
+    key = tuple([tile[d] for d in o.index_dims])
+    memo = o.footprint_memo
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = _footprint(o, tile)
+    return hit
+
+
+def _footprint(o: Operand, tile: dict) -> int:
     spans = []
-    for ax, size in zip(o.access.index, o.shape):
+    for terms, size in o.axis_spans:
         span = 1
-        for d, c in ax.terms:
-            span += abs(c) * (tile[d] - 1)
-        spans.append(min(span, size))
+        for d, c in terms:
+            span += c * (tile[d] - 1)
+        spans.append(span if span < size else size)
     run, rows, i = 1, 1, len(spans) - 1
-    while i >= 0 and spans[i] == o.shape[i]:
+    shape = o.shape
+    while i >= 0 and spans[i] == shape[i]:
         run *= spans[i]
         i -= 1
     if i >= 0:
@@ -221,12 +257,14 @@ def search_tile(operands, dims: dict, order: tuple, capacity_bytes: int, cores: 
     def fits(t):
         return working_set_bytes(operands, t) <= capacity_bytes
 
+    def cost(t):
+        return _cost(operands, dims, t, order)
+
     def count(t):
         return math.prod(n_tiles_of(dims, t).values())
 
     while not fits(tile):
-        cand = _cheapest_halving(tile, dims, unroll,
-                                 lambda t: (_cost(operands, dims, t, order), count(t)))
+        cand = _cheapest_halving(tile, dims, unroll, lambda t: (cost(t), count(t)))
         if cand is None:
             break  # every dim is 1 (or its unroll factor): the smallest possible tile
         tile = cand
@@ -236,8 +274,7 @@ def search_tile(operands, dims: dict, order: tuple, capacity_bytes: int, cores: 
         return search_tile(operands, dims, order, capacity_bytes, cores, None, parallel_dims)
 
     while count(tile) < cores:
-        cand = _cheapest_halving(tile, parallel_dims, unroll,
-                                 lambda t: _cost(operands, dims, t, order))
+        cand = _cheapest_halving(tile, parallel_dims, unroll, cost)
         if cand is None:
             break
         tile = cand
@@ -245,7 +282,7 @@ def search_tile(operands, dims: dict, order: tuple, capacity_bytes: int, cores: 
     improved = True
     while improved:
         improved = False
-        base = _cost(operands, dims, tile, order)
+        base = cost(tile)
         for d in dims:
             if tile[d] >= dims[d]:
                 continue
@@ -253,7 +290,7 @@ def search_tile(operands, dims: dict, order: tuple, capacity_bytes: int, cores: 
             cand[d] = min(dims[d], tile[d] * 2)
             # accept growth that lowers traffic, or keeps it and cuts the tile count
             if fits(cand) and count(cand) >= min(cores, count(tile)) and \
-                    _cost(operands, dims, cand, order) <= base:
+                    cost(cand) <= base:
                 tile, improved = cand, True
                 break
     return tile

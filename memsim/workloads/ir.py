@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Iterable, Iterator
 
 #: Bits per element of every supported dtype (one table for the whole code base).
@@ -126,9 +127,9 @@ class Affine:
         """A constant index (a broadcast axis of size 1 is ``const(0)``)."""
         return cls((), value)
 
-    @property
+    @cached_property
     def dims(self) -> tuple[str, ...]:
-        """Loop dims this index depends on."""
+        """Loop dims this index depends on (computed once: the tile search asks often)."""
         return tuple(d for d, _ in self.terms)
 
     def coeff(self, dim: str) -> int:

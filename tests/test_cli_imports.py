@@ -1,0 +1,87 @@
+"""What each command imports (issue 15, cold start): heavy packages only where they are needed.
+
+Each case runs the command in a fresh interpreter (``python -c`` running ``memsim`` as
+``__main__``) and reads ``sys.modules`` at exit, so the import graph is the real one, not a
+parse of the source. Deterministic: the modules a command loads do not depend on timing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HW = ROOT / "configs" / "hardware"
+LACKEY = Path(__file__).parent / "data" / "cache" / "tiny_lackey.txt"
+
+PROBE = """import io, json, runpy, sys
+from contextlib import redirect_stdout
+sys.argv = ["memsim", *json.loads(sys.argv[1])]
+code = 0
+try:
+    with redirect_stdout(io.StringIO()):
+        runpy.run_module("memsim", run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+with open(OUT, "w") as fh:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, fh)
+"""
+
+#: never needed to simulate, replay or print: tables (pandas, pyarrow), figures and reports
+#: (plotly, jinja2, kaleido), distributed sweeps (dask, distributed), ONNX import
+REPORTING = ("pandas", "pyarrow", "plotly", "jinja2", "kaleido", "dask", "distributed", "onnx")
+
+
+def _loaded(tmp_path, *argv) -> set[str]:
+    """Top-level packages in ``sys.modules`` after ``memsim ARGV`` ran in a fresh process."""
+    out = tmp_path / "modules.json"
+    code = PROBE.replace("OUT", repr(str(out)))
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps([str(a) for a in argv])],
+                          capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert data["code"] in (0, None), (data["code"], proc.stderr)
+    return {m.split(".")[0] for m in data["modules"]}
+
+
+def _scenario(tmp_path) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(f"name: s\nhardware: {HW / 'raspberry-pi-5.yaml'}\n"
+                    "streams: [{network: ds_cnn, frames: 1, deadline: 10 ms}]\nseed: 0\n")
+    return path
+
+
+def test_help_loads_no_numerics_and_no_config_models(tmp_path):
+    mods = _loaded(tmp_path, "--help")
+    heavy = {"numba", "llvmlite", "numpy", "pydantic", "simpy", *REPORTING} & mods
+    assert not heavy, heavy
+
+
+@pytest.mark.parametrize("json_flag", [False, True])
+def test_run_no_save_loads_no_tables_or_reports(tmp_path, json_flag):
+    argv = ["run", _scenario(tmp_path), "--no-save"] + (["--json"] if json_flag else [])
+    mods = _loaded(tmp_path, *argv)
+    assert {"numba", "simpy", "pydantic"} <= mods  # it did simulate
+    assert not set(REPORTING) & mods, set(REPORTING) & mods
+
+
+def test_run_that_saves_writes_parquet(tmp_path):
+    mods = _loaded(tmp_path, "run", _scenario(tmp_path), "--out", tmp_path / "res")
+    assert "pandas" in mods and (tmp_path / "res" / "layers.parquet").is_file()
+    assert not {"plotly", "jinja2", "dask"} & mods
+
+
+def test_replay_loads_neither_the_engine_nor_tables(tmp_path):
+    npz = tmp_path / "t.npz"
+    np.savez(npz, addr=np.arange(0, 64 * 500, 8, dtype=np.uint64),
+             write=np.zeros(4000, bool), size=np.int64(8))
+    for argv in (["replay", npz, "--hardware", HW / "raspberry-pi-5.yaml", "--json"],
+                 ["replay", LACKEY, "--hardware", HW / "raspberry-pi-5.yaml"]):
+        mods = _loaded(tmp_path, *argv)
+        assert "numba" in mods
+        assert not {"simpy", *REPORTING} & mods, {"simpy", *REPORTING} & mods
