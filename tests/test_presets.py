@@ -32,7 +32,8 @@ def test_preset_valid_and_round_trips(path):
 
 @pytest.mark.parametrize("path", PRESETS, ids=[p.stem for p in PRESETS])
 def test_every_number_has_a_source(path):
-    """Each line with a number in a value carries '# S<n>', '# estimate', 'derived' or '[U]'."""
+    """Each line with a number in a value carries '# S<n>', '# estimate', 'derived', '[U]' or
+    '[B<n>]' (a board microbenchmark listed in docs/model.md "Sources of board measurements")."""
     for number, line in enumerate(path.read_text().splitlines(), 1):
         body = line.split("#", 1)[0]
         key, _, value = body.partition(":")
@@ -40,7 +41,7 @@ def test_every_number_has_a_source(path):
             continue
         comment = line.split("#", 1)[1] if "#" in line else ""
         assert re.search(r"S\d+|estimate|derived|\[U\]|Armv|NEON|AVX|JEDEC|Xtensa|NVIDIA|"
-                         r"Horowitz", comment), f"{path.name}:{number}: {line.strip()}"
+                         r"Horowitz|\[B\d+\]", comment), f"{path.name}:{number}: {line.strip()}"
 
 
 def test_headline_figures():

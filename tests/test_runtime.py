@@ -87,7 +87,7 @@ def test_decision_scales_compute_by_true_multiplies_and_charges_the_tile_bytes()
     class M:  # the attributes decide() reads of a mapping
         pass
     m = M()
-    m.op, m.spill, m._lanes, m.n_tiles = op, (0, 0, 1), 4, 1
+    m.op, m.spill, m._lanes, m.n_tiles = op, (0, 0, 1), 4, 4
     hw = load_hardware(HW / "raspberry-pi-4.yaml")
     d = decide(m, g, hw, prof, threads=4)
     alg = winograd_counts(ConvShape(1, 56, 56, 64, 64, 3, 3), 6)
@@ -254,3 +254,51 @@ def test_allcore_clock_fraction_slows_only_multi_thread_compute(tmp_path):
     half = {"allcore_clock_fraction": 0.5}
     assert _run(CPU4, net, threads=1, params=half) == t1
     assert _run(CPU4, net, threads=4, params=half) == pytest.approx(2 * t4, rel=0.01)
+
+
+# ------------------------------------------------------------------ ncnn's parallel split
+
+def test_ncnn_tile_m_and_work_items_by_hand():
+    from memsim.runtime.overheads import ncnn_tile_m, parallel_items, split_efficiency
+
+    # M=64 on 4 threads: nn=2, tile 32, x4 = 128, one block of 64, then ceil8(64//4) = 16
+    assert ncnn_tile_m(64, 4) == 16 and parallel_items("gemm", 64, 1, 4, 4) == 4
+    # M=24 on 4 threads: tile 24 → 96 → 24 → ceil8(24//4 = 6) = 8: three items, one thread idle
+    assert ncnn_tile_m(24, 4) == 8 and parallel_items("winograd", 24, 1, 4, 4) == 3
+    assert split_efficiency(3, 4) == pytest.approx(0.75)
+    # M=64 on 12 threads: ceil8(64//12 = 5) = 8 → 8 items for 12 threads
+    assert parallel_items("gemm", 64, 1, 12, 8) == 8
+    assert split_efficiency(8, 12) == pytest.approx(8 / 12)
+    # one thread: no re-split (tile 32 for M=64); depthwise: channel packs
+    assert ncnn_tile_m(64, 1) == 32
+    assert parallel_items("depthwise", 1, 96, 12, 4) == 24
+    assert split_efficiency(24, 12) == 1.0 and split_efficiency(18, 12) == pytest.approx(0.75)
+
+
+def test_ncnn_layer_with_few_output_channels_scales_with_its_work_items(tmp_path):
+    # 16 output channels: ncnn splits them in 2 blocks of 8, so 4 threads run like 2
+    net = _layers_yaml(tmp_path, 1, channels=16, size=512)   # 67 M MACs, compute-bound
+    t1 = _run(CPU4, net, threads=1, runtime="ncnn")
+    t4 = _run(CPU4, net, threads=4, runtime="ncnn")
+    assert t1 / t4 == pytest.approx(2.0, rel=0.03)
+    g1, g4 = _run(CPU4, net, threads=1), _run(CPU4, net, threads=4)
+    assert g1 / g4 == pytest.approx(4.0, rel=0.03)           # generic: the engine's even deal
+
+
+def test_dram_sustained_is_the_units_simulated_bandwidth():
+    sc = validate_data(Scenario, {"name": "a", "hardware": str(HW / "raspberry-pi-4.yaml"),
+                                  "streams": [{"network": "mobilenet_v2"}]},
+                       source_path=ROOT / "x.yaml")
+    pi4 = load_hardware(HW / "raspberry-pi-4.yaml")
+    assert pi4.memory.dram.bandwidth_bytes_per_s == 12.8e9          # the preset keeps the peak
+    assert sc.hardware.memory.dram.bandwidth_bytes_per_s == 5.5e9   # the unit runs at STREAM's
+    board = load_hardware(HW / "rk3588.yaml")
+    npu = validate_data(Scenario, {"name": "a", "hardware": str(HW / "rk3588.yaml"),
+                                   "streams": [{"network": "mobilenet_v2"}]},
+                        source_path=ROOT / "x.yaml")
+    cpu = validate_data(Scenario, {"name": "a", "hardware": str(HW / "rk3588.yaml"), "unit": "cpu",
+                                   "streams": [{"network": "mobilenet_v2"}]},
+                        source_path=ROOT / "x.yaml")
+    assert npu.hardware.memory.dram.bandwidth_bytes_per_s == 33.8e9  # the NPU: no figure, peak
+    assert cpu.hardware.memory.dram.bandwidth_bytes_per_s == 17e9
+    assert board.for_unit("cpu").for_unit("npu") == board           # the swap round-trips

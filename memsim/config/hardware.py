@@ -324,7 +324,8 @@ class Unit(_ClockScoped):
 
     It has its own ``compute`` and on-chip ``levels`` and shares the board's ``memory.dram``;
     ``runtime`` is the runtime assumed on it, ``name`` how reports call it, ``energy`` its own
-    figures (None: unknown, never the other unit's).
+    figures (None: unknown, never the other unit's), ``dram_sustained`` the DRAM bandwidth this
+    unit sustains (see ``Hardware``).
     """
 
     name: Name | None = None
@@ -332,6 +333,7 @@ class Unit(_ClockScoped):
     compute: Compute
     levels: tuple[Level, ...] = Field(min_length=1)
     energy: Energy | None = None
+    dram_sustained_bytes_per_s: BytesPerSecond | None = Field(None, alias="dram_sustained")
 
 
 class Calibration(ConfigModel):
@@ -363,8 +365,20 @@ class Calibration(ConfigModel):
         return value
 
 
+def _bandwidth_text(bps: float | None) -> str | None:
+    """A validated bandwidth back as YAML text (unit fields take quantities with units)."""
+    return None if bps is None else f"{bps!r} B/s"
+
+
 class Hardware(_ClockScoped):
-    """A complete hardware description (one preset file)."""
+    """A complete hardware description (one preset file).
+
+    ``dram_sustained``: the DRAM bandwidth the top-level unit's cores sustain together, from a
+    board microbenchmark (STREAM-class; a board fact, cited in the preset), below the
+    interface's peak ``memory.dram.bandwidth`` (controller efficiency, the unit's fabric port).
+    A scenario simulates the unit it runs on at this bandwidth (``sustained_view``); None: the
+    peak.
+    """
 
     name: Name
     price_usd: float | None = Field(None, ge=0, allow_inf_nan=False)
@@ -376,6 +390,7 @@ class Hardware(_ClockScoped):
     runtime: Literal[RUNTIMES] | None = None  # type: ignore[valid-type]
     units: dict[Literal[UNIT_KINDS], Unit] = Field(default_factory=dict)  # type: ignore[valid-type]
     calibration: Calibration | None = None
+    dram_sustained_bytes_per_s: BytesPerSecond | None = Field(None, alias="dram_sustained")
 
     @model_validator(mode="after")
     def _units(self):
@@ -415,12 +430,25 @@ class Hardware(_ClockScoped):
         u = self.units[kind]
         others = {k: v for k, v in self.units.items() if k != kind}
         others[self.unit_kind] = Unit(name=self.name, runtime=self.runtime, compute=self.compute,
-                                      levels=self.memory.levels, energy=self.energy)
+                                      levels=self.memory.levels, energy=self.energy,
+                                      dram_sustained=_bandwidth_text(self.dram_sustained_bytes_per_s))
         memory = self.memory.model_copy(update={"levels": u.levels})
         return self.model_copy(update={"name": u.name or f"{self.name} ({kind})",
                                        "compute": u.compute, "memory": memory,
                                        "energy": u.energy, "unit": kind, "runtime": u.runtime,
-                                       "units": others})
+                                       "units": others,
+                                       "dram_sustained_bytes_per_s": u.dram_sustained_bytes_per_s})
+
+    def sustained_view(self) -> "Hardware":
+        """The board with its DRAM at the top-level unit's sustained bandwidth
+        (``dram_sustained``, never above the peak); itself when none is given."""
+        bw = self.dram_sustained_bytes_per_s
+        dram = self.memory.dram
+        if bw is None or bw >= dram.bandwidth_bytes_per_s:
+            return self
+        memory = self.memory.model_copy(update={"dram": dram.model_copy(
+            update={"bandwidth_bytes_per_s": bw})})
+        return self.model_copy(update={"memory": memory})
 
     @model_validator(mode="after")
     def _energy_keys(self):

@@ -225,6 +225,9 @@ class Scenario(ConfigModel):
             except KeyError as exc:
                 raise FieldError(("unit",), exc.args[0]) from None
             object.__setattr__(self, "hardware", hw)  # validated parts; frozen afterwards
+        if self.hardware.dram_sustained_bytes_per_s is not None:
+            # the unit runs at the DRAM bandwidth its cores sustain (Hardware.dram_sustained)
+            object.__setattr__(self, "hardware", self.hardware.sustained_view())
         kind = self.hardware.unit_kind
         if self.runtime is not None and kind not in RUNTIME_UNITS[self.runtime]:
             raise FieldError(("runtime",), f"runtime {self.runtime!r} does not run on a {kind} "

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 
 from memsim.mapping.compute import GemmShape, gemm_shape_of, systolic_cycles
 from memsim.runtime.algorithms import Algorithm, choose_conv, conv_shape_of
-from memsim.runtime.overheads import best_block, layer_fixed_s, wave_efficiency
+from memsim.runtime.overheads import (best_block, layer_fixed_s, parallel_items,
+                                      split_efficiency, wave_efficiency)
 from memsim.runtime.profiles import ACTIVATIONS, RuntimeProfile, get_profile
 from memsim.workloads.ir import dtype_bits
 
@@ -168,10 +169,28 @@ def decide(m, graph, hardware, prof: RuntimeProfile, threads: int) -> Decision:
         scale *= register_block_ratio(comp.loop_overhead_cycles, _temporal(m), prof.register_block)
     if threads > 1 and prof.allcore_clock_fraction != 1.0:
         scale /= prof.allcore_clock_fraction
+    if threads > 1 and prof.parallel_split == "ncnn":
+        scale *= split_ratio(m, graph, hardware, alg.kernel, threads)
     bits = dtype_bits(graph.tensors[op.outputs[0]].dtype) if op.outputs else 8
     extra = int(math.ceil(2 * alg.extra_elements * bits / 8))  # written once, read once
     fixed = layer_fixed_s(prof.op_overhead_s, threads, prof.barrier_s)
     return Decision(alg.name, alg.kernel, scale, fixed, extra)
+
+
+def split_ratio(m, graph, hardware, kernel: str, threads: int) -> float:
+    """The engine's busy fraction of ``threads`` dealing the mapper's tiles over the runtime's
+    busy fraction over its own work items (``overheads.parallel_items``): compute scales by it,
+    so the layer's compute phase lasts as the runtime's static split makes it. 1.0 for ops
+    without a MAC loop nest."""
+    op = m.op
+    if op.kind not in MAC_KINDS or op.loops is None or op.macs <= 0:
+        return 1.0
+    shape = gemm_shape_of(op)
+    bits = dtype_bits(graph.tensors[op.outputs[0]].dtype) if op.outputs else 32
+    reg = hardware.compute.register_bytes or 16
+    pack = max(1, min(8, reg * 8 // max(1, bits)))  # ncnn elempack: 4 fp32, 8 fp16/int8 (NEON)
+    items = parallel_items(kernel, shape.nf, shape.groups, threads, pack)
+    return wave_efficiency(m.n_tiles, threads) / split_efficiency(items, threads)
 
 
 def needed_intensity(hardware, lanes: int, element_bytes: float) -> float:

@@ -71,3 +71,45 @@ def best_block(npx: int, nf: int, groups: int, sms: int, needed_intensity: float
         if e > eff:
             best, eff = b, e
     return best, eff
+
+
+def _ceil_to(x: int, q: int) -> int:
+    return (x + q - 1) // q * q
+
+
+def ncnn_tile_m(m: int, threads: int) -> int:
+    """Output channels per parallel work item of ncnn's packed GEMM on aarch64.
+
+    ``convolution_im2col_gemm_get_optimal_tile_mnk`` (Tencent/ncnn
+    src/layer/arm/convolution_im2col_gemm.h, and its Winograd twin in
+    convolution_3x3_winograd.h, at commit cc37c10997e8, 2023-06): ``nn_M = ceil(M/32)``,
+    ``TILE_M = ceil8(ceil(M/nn_M))``, times the threads, re-split over ``ceil(M/TILE_M)``,
+    then on more than one thread cut to ``ceil8(max(1, TILE_M // threads))`` — C integer
+    arithmetic, ``ceil8`` rounding up to the 8-row micro-kernel.
+    """
+    m = max(1, int(m))
+    nn = (m + 31) // 32
+    tile = max(8, _ceil_to(-(-m // nn), 8))
+    tile *= max(1, threads)
+    nn = -(-m // tile)
+    tile = min(tile, _ceil_to(-(-m // nn), 8))
+    if threads > 1:
+        tile = min(tile, _ceil_to(max(1, tile // threads), 8))
+    return tile
+
+
+def parallel_items(kernel: str, channels: int, groups: int, threads: int, pack: int) -> int:
+    """Work items of one layer's ``#pragma omp parallel for`` in ncnn (the loop that carries
+    the MACs): GEMM-class kernels (gemm, im2col, Winograd) split the output channels ``M`` in
+    ``ncnn_tile_m`` blocks (``convolution_im2col_gemm``, ``conv3x3s1_winograd*``: the loop
+    ``for ppj < nn_M``), once per group; depthwise kernels split the channels in SIMD packs of
+    ``pack`` (``convolutiondepthwise_3x3_pack4.h``: ``for g < group`` over pack4/pack8 blobs)."""
+    if kernel == "depthwise":
+        return max(1, -(-max(1, groups) // max(1, pack)))
+    return max(1, groups) * max(1, -(-max(1, channels) // ncnn_tile_m(channels, threads)))
+
+
+def split_efficiency(items: int, threads: int) -> float:
+    """Busy fraction of ``threads`` over a static split of ``items`` equal work items:
+    ``items / (ceil(items/threads)·threads)`` (OpenMP ``schedule(static)``, ncnn's default)."""
+    return wave_efficiency(items, threads)

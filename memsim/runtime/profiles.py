@@ -44,6 +44,10 @@ class RuntimeProfile:
     ``allcore_clock_fraction``: sustained clock with several threads busy over the one-thread
     clock (DVFS and thermal limits under all-core load); compute on more than one thread is
     divided by it. 1.0 by default (no source gives it per board): a calibrated parameter.
+    ``parallel_split``: how the runtime splits a layer over its threads (``"ncnn"``: coarse
+    output-channel blocks, ``overheads.parallel_items``), so a layer with fewer work items than
+    threads — or a ragged last round — leaves threads idle; None: the engine's own deal of the
+    mapper's tiles over the cores.
     """
 
     name: str
@@ -61,6 +65,7 @@ class RuntimeProfile:
     tensor_cores: bool = True
     register_block: int = 0
     allcore_clock_fraction: float = 1.0
+    parallel_split: str | None = None
 
     @property
     def is_identity(self) -> bool:
@@ -70,7 +75,7 @@ class RuntimeProfile:
                 and not self.winograd_tiles and not self.im2col and not self.fuse
                 and not self.fuse_add and self.gpu_block is None and not self.depthwise_packed
                 and self.tensor_cores and not self.register_block
-                and self.allcore_clock_fraction == 1.0)
+                and self.allcore_clock_fraction == 1.0 and self.parallel_split is None)
 
     def with_params(self, params: dict) -> "RuntimeProfile":
         """A copy with calibrated values: ``op_overhead_s``, ``barrier_s``,
@@ -106,9 +111,13 @@ PROFILES: dict[str, dict[str, RuntimeProfile]] = {
         # 2 µs per tree level (estimate, EPCC). Register blocking: the aarch64 sgemm
         # micro-kernel keeps an 8x12 output block in 24 NEON accumulators (ncnn
         # src/layer/arm/convolution_sgemm.h), so loop control is paid once per >= 8 vector MACs.
+        # Threads: each layer's MAC loop is one `#pragma omp parallel for` over output-channel
+        # blocks (GEMM/Winograd: TILE_M of convolution_im2col_gemm_get_optimal_tile_mnk;
+        # depthwise: channel packs), statically scheduled (overheads.parallel_items).
         "cpu": RuntimeProfile("ncnn", "cpu", _eff(0.8, 0.7, 0.5, 0.35, 1.0),
                               op_overhead_s=5e-6, barrier_s=2e-6, winograd_tiles=(2, 4, 6),
-                              im2col=True, fuse=True, register_block=8),
+                              im2col=True, fuse=True, register_block=8,
+                              parallel_split="ncnn"),
         # ncnn Vulkan: compute shaders on the CUDA cores (no tensor cores in 2022 builds; fp16
         # storage/arithmetic); GA10x runs non-tensor fp16 at the fp32 rate (NVIDIA Ampere GA102
         # whitepaper, peak FP16 non-tensor = FP32). One dispatch plus a pipeline barrier per
