@@ -6,10 +6,12 @@ setuptools copies the package into the build tree, ``memsim precompile`` runs th
 fills ``__pycache__`` with the compiled kernels; numba keys that cache by the source file's
 content hash, its own version and the CPU, so the installed copy hits it (the wheel is built on
 the machine it installs on). If the step fails, the build goes on and the kernels compile at
-run time as before. Set ``MEMSIM_NO_PRECOMPILE=1`` to skip it; editable installs skip it.
+run time as before. The hook also copies ``configs/`` into the package as ``memsim/_configs``
+(the presets an installed copy looks up by name). Set ``MEMSIM_NO_PRECOMPILE=1`` to skip it; editable installs skip it.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,9 +27,14 @@ class BuildPyPrecompiled(build_py):
 
     def run(self):
         super().run()
-        if getattr(self, "editable_mode", False) or os.environ.get("MEMSIM_NO_PRECOMPILE"):
+        if getattr(self, "editable_mode", False):
             return
         lib = Path(self.build_lib).resolve()
+        # the shipped presets and scenarios travel inside the package, so an installed copy
+        # finds `--hardware raspberry-pi-5` from any directory (config.presets.configs_dir)
+        shutil.copytree(ROOT / "configs", lib / "memsim" / "_configs", dirs_exist_ok=True)
+        if os.environ.get("MEMSIM_NO_PRECOMPILE"):
+            return
         # prepend, never replace: pip's isolated build environment reaches its packages through
         # PYTHONPATH (a sitecustomize there), and the precompile needs them (numba, pydantic...)
         path = os.pathsep.join(p for p in (str(lib), os.environ.get("PYTHONPATH", "")) if p)

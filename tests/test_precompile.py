@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -75,3 +76,18 @@ def test_precompile_leaves_no_kernel_uncompiled(tmp_path, capsys):
     assert stats["misses"] == 0, stats["functions"]
     assert any("_bnb" in n for n in stats["functions"])
     assert any("_mattson" in n for n in stats["functions"])
+
+
+def test_presets_are_found_by_name_from_any_directory(tmp_path):
+    """An installed copy carries the shipped configs (setup.py copies them into the package), a
+    checkout reads its own ``configs/``: either way a preset resolves by name from a directory
+    outside the repository, and the folder holds every shipped preset."""
+    code = ("import json; from memsim.config.presets import configs_dir, preset_path; "
+            "print(json.dumps([str(preset_path('raspberry-pi-5')), "
+            "sorted(p.name for p in (configs_dir() / 'hardware').glob('*.yaml'))]))")
+    env = {k: v for k, v in os.environ.items() if k != "MEMSIM_CONFIGS"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    path, names = json.loads(out)
+    assert Path(path).name == "raspberry-pi-5.yaml" and Path(path).is_file()
+    assert names == sorted(p.name for p in (ROOT / "configs/hardware").glob("*.yaml"))

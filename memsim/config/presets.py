@@ -1,7 +1,8 @@
 """Where the shipped configs live, and lookup of hardware presets by name.
 
 The ``configs/`` folder sits beside the ``memsim`` package in the repository (an editable
-install); ``MEMSIM_CONFIGS`` points elsewhere (a folder holding ``hardware/``, ``scenarios/``...).
+install); an installed wheel carries a copy as ``memsim/_configs`` (setup.py's build hook);
+``MEMSIM_CONFIGS`` points elsewhere (a folder holding ``hardware/``, ``scenarios/``...).
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ from memsim.errors import InputError
 
 def configs_dir() -> Path:
     """The configs folder: ``$MEMSIM_CONFIGS`` if set, else ``<repo>/configs`` (editable or
-    source checkout), else ``./configs`` (a non-editable install run from the repository)."""
+    source checkout), else the copy an installed wheel carries (``memsim/_configs``), else
+    ``./configs``."""
     env = os.environ.get("MEMSIM_CONFIGS")
     if env:
         return Path(env).expanduser().resolve()
     repo = Path(__file__).resolve().parents[2] / "configs"
     if repo.is_dir():
         return repo
+    shipped = Path(__file__).resolve().parents[1] / "_configs"
+    if shipped.is_dir():
+        return shipped
     return Path.cwd() / "configs"
 
 
