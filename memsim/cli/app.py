@@ -18,6 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 list_app = typer.Typer(help="List built-in hardware presets or networks.", no_args_is_help=True)
 show_app = typer.Typer(help="Show one network or hardware description.", no_args_is_help=True)
