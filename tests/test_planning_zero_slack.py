@@ -4,7 +4,6 @@ and the hashing the table relies on."""
 
 from __future__ import annotations
 
-import itertools
 import time
 
 import numpy as np
@@ -16,25 +15,7 @@ from memsim.planning import Buffer, lower_bound, search, validate
 from memsim.planning import _memo
 from memsim.planning.buffers import as_arrays
 from memsim.planning.planted import planted_instance
-
-def exact_optimum(buffers) -> int:
-    """Brute force (as in test_planning): first fit over every visiting order."""
-    best = None
-    for perm in itertools.permutations(range(len(buffers))):
-        offs = {}
-        for i in perm:
-            b = buffers[i]
-            o = 0
-            for lo, hi in sorted((offs[j], offs[j] + buffers[j].size) for j in offs
-                                 if buffers[j].start < b.end and b.start < buffers[j].end):
-                if lo - o >= b.size:
-                    break
-                o = max(o, hi)
-            offs[i] = o
-        arena = max(offs[i] + buffers[i].size for i in offs)
-        best = arena if best is None else min(best, arena)
-    return best
-
+from test_planning import exact_optimum  # the brute-force oracle the planner tests share
 
 COVER_MODES = [search.TIGHT_COVER_FEWEST, search.TIGHT_COVER_LEFTMOST,
                search.TIGHT_WELL_LEFTMOST, search.TIGHT_WELL_FEWEST]
