@@ -26,7 +26,8 @@ from memsim.engine.system import System
 class _Dealer:
     """Deals a layer's lazily generated tiles round-robin: tile ``i`` goes to core ``i mod n``
     (a static schedule, OpenMP's ``schedule(static, 1)``), so a core prefetching ahead never
-    takes work another core would otherwise do."""
+    takes work another core would otherwise do; a tile whose ``core`` is set (a runtime's own
+    static schedule) goes to that core instead."""
 
     def __init__(self, tiles, n: int):
         self._tiles = tiles
@@ -44,6 +45,9 @@ class _Dealer:
             tile = next(self._tiles, None)
             if tile is None:
                 return None
+            if tile.core is not None:
+                self._queues[tile.core % len(self._queues)].append(tile)
+                continue
             self._queues[self._turn].append(tile)
             self._turn = (self._turn + 1) % len(self._queues)
         return queue.popleft()

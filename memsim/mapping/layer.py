@@ -37,7 +37,9 @@ class Tile:
     compute); ``index``: position in the layer's stream; ``mlp``: outstanding misses the unrolled
     body exposes (None: the hardware's own, capped by the MSHRs); ``segments``: how runs of
     ``lines`` travel below the caches (compression ``at: dram``, streaming stores; see
-    :mod:`memsim.strategies.segments`), None when every line is an ordinary one.
+    :mod:`memsim.strategies.segments`), None when every line is an ordinary one; ``core``: the
+    position among the stream's cores that runs the tile when a runtime's static schedule says
+    so (``memsim.runtime.ncnn_gemm``), None for the engine's round-robin deal.
     """
 
     macs: float
@@ -49,6 +51,7 @@ class Tile:
     index: int = 0
     mlp: int | None = None
     segments: MemorySegments | None = None
+    core: int | None = None
 
 
 #: per operand: (DRAM bytes per plain byte, decompressor bytes/s or None, cycles/element at core)

@@ -67,6 +67,7 @@ class Algorithm:
     macs: int
     transform_macs: int = 0
     extra_elements: int = 0
+    tile: int = 0  # Winograd output tile m (0: not Winograd)
 
     @property
     def total_macs(self) -> int:
@@ -84,7 +85,7 @@ def winograd_counts(shape: ConvShape, m: int) -> Algorithm:
     t_in = tiles * shape.c * 2 * alpha ** 3
     t_out = tiles * shape.k * (alpha * alpha * m + alpha * m * m)
     extra = tiles * alpha * alpha * (shape.c + shape.k)
-    return Algorithm(f"winograd F({m},3)", "winograd", gemm, t_in + t_out, extra)
+    return Algorithm(f"winograd F({m},3)", "winograd", gemm, t_in + t_out, extra, m)
 
 
 def winograd_eligible(shape: ConvShape) -> bool:
@@ -98,15 +99,28 @@ def im2col_elements(shape: ConvShape) -> int:
     return shape.n * shape.ho * shape.wo * shape.r * shape.s * shape.c * shape.groups
 
 
+def ncnn_winograd_tile(shape: ConvShape) -> int:
+    """ncnn's Winograd choice for an eligible 3x3 s1 conv (0: none): any conv with at least 8
+    input or output channels; F(6,3) when both counts are <= 128, else F(4,3) when both are
+    >= 8, else F(2,3) (Tencent/ncnn src/layer/arm/convolution_arm.cpp, create_pipeline and
+    forward, cc37c10997e8)."""
+    c, k = shape.c, shape.k
+    if not winograd_eligible(shape) or (c < 8 and k < 8):
+        return 0
+    if c <= 128 and k <= 128:
+        return 6
+    return 4 if c >= 8 and k >= 8 else 2
+
+
 def choose_conv(shape: ConvShape, winograd_tiles: tuple[int, ...], min_channels: int,
-                im2col: bool) -> Algorithm:
+                im2col: bool, rule: str = "fewest") -> Algorithm:
     """The algorithm a runtime with these capabilities runs for ``shape``.
 
     Depthwise convs run the depthwise kernel; 1x1 stride-1 convs are a GEMM; eligible 3x3 convs
     with at least ``min_channels`` input and output channels take the Winograd variant of
     ``winograd_tiles`` that executes the fewest multiplies (tile padding of small maps makes
     large tiles lose there), unless direct GEMM is cheaper; the rest im2col+GEMM (``im2col``)
-    or direct.
+    or direct. ``rule="ncnn"``: the Winograd variant is ncnn's (:func:`ncnn_winograd_tile`).
     """
     direct = shape.direct_macs
     if shape.depthwise:
@@ -115,6 +129,9 @@ def choose_conv(shape: ConvShape, winograd_tiles: tuple[int, ...], min_channels:
         return Algorithm("gemm 1x1", "gemm", direct)
     base = (Algorithm("im2col+gemm", "gemm", direct, 0, im2col_elements(shape)) if im2col
             else Algorithm("direct", "direct", direct))
+    if rule == "ncnn":
+        m = ncnn_winograd_tile(shape)
+        return winograd_counts(shape, m) if m and m in winograd_tiles else base
     if (winograd_tiles and winograd_eligible(shape) and shape.c >= min_channels
             and shape.k >= min_channels):
         best = min((winograd_counts(shape, m) for m in winograd_tiles),

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 from memsim.mapping.compute import GemmShape, gemm_shape_of, systolic_cycles
 from memsim.runtime.algorithms import Algorithm, choose_conv, conv_shape_of
+from memsim.runtime.blocked import blocked_eligible, blocked_layers
 from memsim.runtime.overheads import (best_block, layer_fixed_s, parallel_items,
                                       split_efficiency, wave_efficiency)
 from memsim.runtime.profiles import ACTIVATIONS, RuntimeProfile, get_profile
@@ -51,6 +52,7 @@ class Decision:
     compute_scale: float
     fixed_s: float
     extra_bytes: int = 0
+    alg: Algorithm | None = None
 
 
 class RuntimeLayer:
@@ -115,6 +117,8 @@ def apply(mappings: list, graph, hardware, settings: RuntimeSettings) -> list:
         if m.op.name in fused:
             continue
         out.append(RuntimeLayer(m, decide(m, graph, hardware, prof, settings.threads)))
+    if prof.blocked_gemm:
+        out = blocked_layers(out, mappings, graph, hardware, settings.threads)
     return out
 
 
@@ -147,7 +151,8 @@ def algorithm_of(op, prof: RuntimeProfile) -> Algorithm:
     """The algorithm ``prof`` runs for ``op`` (conv choice; GEMM for matmuls; else elementwise)."""
     shape = conv_shape_of(op)
     if shape is not None:
-        return choose_conv(shape, prof.winograd_tiles, prof.winograd_min_channels, prof.im2col)
+        return choose_conv(shape, prof.winograd_tiles, prof.winograd_min_channels, prof.im2col,
+                           prof.conv_rule)
     if op.kind in ("matmul", "batch_matmul"):
         return Algorithm("gemm", "gemm", int(op.macs))
     return Algorithm(op.kind, "elementwise", int(op.macs))
@@ -169,12 +174,15 @@ def decide(m, graph, hardware, prof: RuntimeProfile, threads: int) -> Decision:
         scale *= register_block_ratio(comp.loop_overhead_cycles, _temporal(m), prof.register_block)
     if threads > 1 and prof.allcore_clock_fraction != 1.0:
         scale /= prof.allcore_clock_fraction
-    if threads > 1 and prof.parallel_split == "ncnn":
+    blocked = bool(prof.blocked_gemm) and blocked_eligible(m, graph, alg)
+    if threads > 1 and prof.parallel_split == "ncnn" and not blocked:
+        # (a blocked layer's tiles carry the runtime's own split: memsim.runtime.blocked)
         scale *= split_ratio(m, graph, hardware, alg.kernel, threads)
     bits = dtype_bits(graph.tensors[op.outputs[0]].dtype) if op.outputs else 8
-    extra = int(math.ceil(2 * alg.extra_elements * bits / 8))  # written once, read once
+    # written once, read once (a blocked layer simulates its buffers line by line instead)
+    extra = 0 if blocked else int(math.ceil(2 * alg.extra_elements * bits / 8))
     fixed = layer_fixed_s(prof.op_overhead_s, threads, prof.barrier_s)
-    return Decision(alg.name, alg.kernel, scale, fixed, extra)
+    return Decision(alg.name, alg.kernel, scale, fixed, extra, alg)
 
 
 def split_ratio(m, graph, hardware, kernel: str, threads: int) -> float:

@@ -48,6 +48,11 @@ class RuntimeProfile:
     output-channel blocks, ``overheads.parallel_items``), so a layer with fewer work items than
     threads — or a ragged last round — leaves threads idle; None: the engine's own deal of the
     mapper's tiles over the cores.
+    ``conv_rule``: how the Winograd variant is chosen (``"fewest"``: the fewest multiplies;
+    ``"ncnn"``: ncnn's channel rule, ``algorithms.choose_conv``). ``blocked_gemm``: the runtime
+    runs GEMM-class convolutions as its own blocked GEMM (``"ncnn"``:
+    :mod:`memsim.runtime.ncnn_gemm`, packed workspace and packed weights simulated line by
+    line, its static schedule over the threads); None: the mapper's tiles.
     """
 
     name: str
@@ -66,6 +71,8 @@ class RuntimeProfile:
     register_block: int = 0
     allcore_clock_fraction: float = 1.0
     parallel_split: str | None = None
+    conv_rule: str = "fewest"
+    blocked_gemm: str | None = None
 
     @property
     def is_identity(self) -> bool:
@@ -75,7 +82,8 @@ class RuntimeProfile:
                 and not self.winograd_tiles and not self.im2col and not self.fuse
                 and not self.fuse_add and self.gpu_block is None and not self.depthwise_packed
                 and self.tensor_cores and not self.register_block
-                and self.allcore_clock_fraction == 1.0 and self.parallel_split is None)
+                and self.allcore_clock_fraction == 1.0 and self.parallel_split is None
+                and self.blocked_gemm is None)
 
     def with_params(self, params: dict) -> "RuntimeProfile":
         """A copy with calibrated values: ``op_overhead_s``, ``barrier_s``,
@@ -114,10 +122,15 @@ PROFILES: dict[str, dict[str, RuntimeProfile]] = {
         # Threads: each layer's MAC loop is one `#pragma omp parallel for` over output-channel
         # blocks (GEMM/Winograd: TILE_M of convolution_im2col_gemm_get_optimal_tile_mnk;
         # depthwise: channel packs), statically scheduled (overheads.parallel_items).
+        # Winograd variant: F(6,3) when both channel counts are <= 128, else F(4,3), for any
+        # 3x3 s1 conv with >= 8 input or output channels (convolution_arm.cpp create_pipeline,
+        # cc37c10997e8). fp32/fp16 GEMM-class convs run as ncnn's blocked GEMM: packed B
+        # workspace streamed once per output-channel block, packed/transformed weights
+        # (convolution_im2col_gemm.h, convolution_3x3_winograd.h; runtime/ncnn_gemm.py).
         "cpu": RuntimeProfile("ncnn", "cpu", _eff(0.8, 0.7, 0.5, 0.35, 1.0),
                               op_overhead_s=5e-6, barrier_s=2e-6, winograd_tiles=(2, 4, 6),
                               im2col=True, fuse=True, register_block=8,
-                              parallel_split="ncnn"),
+                              parallel_split="ncnn", conv_rule="ncnn", blocked_gemm="ncnn"),
         # ncnn Vulkan: compute shaders on the CUDA cores (no tensor cores in 2022 builds; fp16
         # storage/arithmetic); GA10x runs non-tensor fp16 at the fp32 rate (NVIDIA Ampere GA102
         # whitepaper, peak FP16 non-tensor = FP32). One dispatch plus a pipeline barrier per

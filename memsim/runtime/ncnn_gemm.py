@@ -1,0 +1,294 @@
+"""ncnn's blocked GEMM convolutions as the tile stream they execute (CPU, fp32/fp16).
+
+ncnn (Tencent/ncnn ``src/layer/arm/convolution_im2col_gemm.h`` and
+``convolution_3x3_winograd.h`` at commit cc37c10997e8, 2023-06 — the code of the Raspberry Pi
+4 rows) runs a GEMM-class convolution (1x1, im2col, Winograd F(m,3)) as a GEMM ``M×N×K`` in
+``batch`` slices — ``M`` output channels; ``N`` output pixels (im2col, 1x1) or Winograd tiles;
+``K = C·R·S`` (im2col) or ``C`` (Winograd, ``batch = α²``) — in two parallel loops:
+
+1. **pack B**: ``#pragma omp parallel for`` over the ``nn_N·nn_K`` blocks of ``B``: each reads
+   its rows of the input (im2col, or the Winograd input transform) and writes its packed block
+   ``BT(j, k)`` — the whole ``B`` is materialised in a workspace (``TILE_K·TILE_N·batch``
+   elements per block). Winograd with fewer blocks than threads transforms each block with all
+   threads.
+2. **GEMM**: ``#pragma omp parallel for`` over the ``nn_M`` blocks of ``TILE_M`` output
+   channels, statically scheduled; each block, for every ``j`` block and every ``k`` block,
+   multiplies its packed weights ``AT(i, k)`` (packed — for Winograd transformed, ``α²/9`` the
+   raw 3x3 weights — when the model is loaded) with ``BT(j, k)``, and after the last ``k``
+   writes its output block (Winograd: through the output transform). So every ``M`` block
+   streams the whole ``BT`` once, and ``AT`` is read once per ``j`` block.
+
+The tile sizes come from ``*_get_optimal_tile_mnk`` (:func:`blocking`): they size the blocks
+to the per-core L2 share that ``get_cpu_level2_cache_size()`` reports (the L2 divided by the
+cores sharing it, ``src/cpu.cpp``). Each tile here is one such step; the engine simulates its
+lines through the caches like any other tile and gives it to the core ncnn's static schedule
+gives it (GNU OpenMP ``schedule(static)``: contiguous chunks). Assumptions (docs/model.md):
+the per-thread accumulator tile ``top_tile`` stays in the core's L2 share (it is sized for it)
+and is not simulated; there is no barrier between the two loops in the engine (ncnn has one);
+tensors are laid out NCHW (ncnn's packed ``C/pack·H·W·pack`` keeps the same channel blocks
+contiguous).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from memsim.mapping.layer import Tile
+
+
+def _ceil_to(x: int, q: int) -> int:
+    return -(-x // q) * q
+
+
+def _cdiv(a: int, b: int) -> int:
+    """C integer division (truncates toward zero)."""
+    return int(a / b)
+
+
+@dataclass(frozen=True)
+class Blocking:
+    """ncnn's tiling of one GEMM-class layer: ``m×n×k`` in ``batch`` slices, tiles of
+    ``tile_m×tile_n×tile_k``."""
+
+    m: int
+    n: int
+    k: int
+    batch: int
+    tile_m: int
+    tile_n: int
+    tile_k: int
+
+    @property
+    def nn_m(self) -> int:
+        """Output-channel blocks (the GEMM loop's parallel work items)."""
+        return -(-self.m // self.tile_m)
+
+    @property
+    def nn_n(self) -> int:
+        """Column blocks of B."""
+        return -(-self.n // self.tile_n)
+
+    @property
+    def nn_k(self) -> int:
+        """Reduction blocks."""
+        return -(-self.k // self.tile_k)
+
+
+def blocking(m: int, n: int, k: int, batch: int, l2_bytes: int, elem_bytes: int, threads: int,
+             winograd: bool, cores: int) -> Blocking:
+    """``convolution_im2col_gemm_get_optimal_tile_mnk`` / ``conv3x3s1_winograd_get_optimal_tile_mnk``
+    (aarch64 branches; the fp16 variants count the L2 in 2-byte elements and start the im2col
+    ``M`` split at 64 rows instead of 32), C integer arithmetic."""
+    l2 = int(l2_bytes // elem_bytes)
+    tile_size = _cdiv(l2 - 32, 12)
+    tile_k = max(8, tile_size // 8 * 8)
+    nn_k = -(-k // tile_k)
+    tile_k = min(tile_k, _ceil_to(-(-k // nn_k), 8))
+    if winograd:
+        tile_m = 8
+    else:
+        nn_m = -(-m // (64 if elem_bytes == 2 else 32))
+        tile_m = max(8, _ceil_to(-(-m // nn_m), 8))
+    tile_m *= max(1, min(threads, cores))
+    nn_m = -(-m // tile_m)
+    tile_m = min(tile_m, _ceil_to(-(-m // nn_m), 8))
+    if threads > 1:
+        tile_m = min(tile_m, _ceil_to(max(1, tile_m // threads), 8))
+    tile_m = max(8, tile_m)
+    if tile_k >= k:
+        tile_size = _cdiv(l2 - tile_m * tile_k, tile_k)
+    else:
+        tile_size = _cdiv(l2 - tile_m * tile_k, tile_m + tile_k)
+    tile_n = max(4, tile_size // 4 * 4)
+    nn_n = -(-n // tile_n)
+    tile_n = max(4, min(tile_n, _ceil_to(-(-n // nn_n), 4)))
+    return Blocking(m, n, k, batch, tile_m, tile_n, tile_k)
+
+
+def static_owner(items: int, threads: int) -> list[int]:
+    """The thread of each of ``items`` work items under GNU OpenMP's ``schedule(static)``:
+    ``items // threads`` each, the first ``items % threads`` threads one more, in order."""
+    q, r = divmod(items, threads)
+    owner = []
+    for t in range(threads):
+        owner += [t] * (q + (1 if t < r else 0))
+    return owner
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """What the tile stream needs of one conv: input ``C×H×W`` and output ``K×P×Q`` tensors
+    (byte bases, element bytes), kernel, stride, padding, and the Winograd output tile ``m``
+    (0: im2col/1x1 GEMM)."""
+
+    c: int
+    h: int
+    w: int
+    k: int
+    p: int
+    q: int
+    r: int
+    s: int
+    stride: int
+    pad_top: int
+    wino_m: int
+    in_base: int
+    out_base: int
+    in_bytes: float
+    out_bytes: float
+
+
+class NcnnGemmStream:
+    """The two loops of ncnn's blocked GEMM for one layer as :class:`Tile` objects.
+
+    ``at_base``/``ws_base``: byte addresses of the layer's packed weights and of the shared
+    workspace holding ``BT``; ``cycles_per_mac``: compute cycles per executed MAC on one core
+    (the runtime's kernel efficiency and algorithm already in it); ``pack_macs`` and
+    ``out_macs``: the Winograd input and output transforms' MACs (0 for im2col).
+    """
+
+    def __init__(self, geo: ConvGeometry, blk: Blocking, threads: int, line_bytes: int,
+                 at_base: int, ws_base: int, elem_bytes: int, cycles_per_mac: float,
+                 pack_macs: float = 0.0, out_macs: float = 0.0, mlp=None):
+        self.geo, self.blk, self.threads = geo, blk, max(1, threads)
+        self.line, self.e = line_bytes, elem_bytes
+        self.at_base, self.ws_base = at_base, ws_base
+        self.cpm, self.pack_macs, self.out_macs, self.mlp = cycles_per_mac, pack_macs, out_macs, mlp
+
+    # -- sizes -----------------------------------------------------------------------------
+    @property
+    def at_bytes(self) -> int:
+        """Bytes of the packed weights (whole blocks, as ncnn allocates them)."""
+        b = self.blk
+        return b.nn_m * b.nn_k * b.tile_m * b.tile_k * b.batch * self.e
+
+    @property
+    def ws_bytes(self) -> int:
+        """Bytes of the packed ``BT`` workspace."""
+        b = self.blk
+        return b.nn_n * b.nn_k * b.tile_n * b.tile_k * b.batch * self.e
+
+    def _range(self, start: int, nbytes: float) -> np.ndarray:
+        lo = start // self.line
+        hi = -(-int(start + math.ceil(nbytes)) // self.line)
+        return np.arange(lo, max(lo, hi), dtype=np.uint64)
+
+    def _rows(self, base: int, chans: tuple[int, int], rows: tuple[int, int], height: int,
+              width: int, eb: float) -> np.ndarray:
+        """Lines of rows ``rows`` of channels ``chans`` of an NCHW tensor (row runs merged)."""
+        r0, r1 = max(0, rows[0]), min(height, rows[1])
+        if r1 <= r0 or chans[1] <= chans[0]:
+            return np.zeros(0, dtype=np.uint64)
+        c = np.arange(chans[0], chans[1], dtype=np.int64)
+        start = base + (c * height + r0) * width * eb
+        end = base + (c * height + r1) * width * eb
+        lo = (start // self.line).astype(np.int64)
+        hi = (-(-np.ceil(end).astype(np.int64) // self.line))
+        counts = hi - lo
+        idx = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        return np.unique(idx).astype(np.uint64)
+
+    # -- loop 1: pack / transform B -----------------------------------------------------------
+    def _b_block_reads(self, jb: int, kb: int) -> np.ndarray:
+        g, b = self.geo, self.blk
+        j0, j1 = jb * b.tile_n, min(b.n, (jb + 1) * b.tile_n)
+        k0, k1 = kb * b.tile_k, min(b.k, (kb + 1) * b.tile_k)
+        if g.wino_m:
+            wt = -(-g.q // g.wino_m)
+            rows = (j0 // wt * g.wino_m - g.pad_top, -(-j1 // wt) * g.wino_m + 2 - g.pad_top)
+            chans = (k0, k1)
+        else:
+            rs = g.r * g.s
+            chans = (k0 // rs, -(-k1 // rs))
+            o0, o1 = j0 // g.q, -(-j1 // g.q)
+            rows = (o0 * g.stride - g.pad_top, (o1 - 1) * g.stride - g.pad_top + g.r)
+        return self._rows(g.in_base, chans, rows, g.h, g.w, g.in_bytes)
+
+    def _bt_lines(self, jb: int, kb: int) -> np.ndarray:
+        b = self.blk
+        size = b.tile_n * b.tile_k * b.batch * self.e
+        jj = min(b.n - jb * b.tile_n, b.tile_n)
+        kk = min(b.k - kb * b.tile_k, b.tile_k)
+        return self._range(self.ws_base + (jb * b.nn_k + kb) * size, jj * kk * b.batch * self.e)
+
+    def _pack_tiles(self):
+        b = self.blk
+        blocks = [(jb, kb) for jb in range(b.nn_n) for kb in range(b.nn_k)]
+        split = b.batch > 1 and self.threads > 1 and len(blocks) < self.threads
+        parts = self.threads if split else 1  # Winograd: all threads transform each block
+        items = [(jb, kb, p) for jb, kb in blocks for p in range(parts)]
+        owner = (list(range(parts)) * len(blocks)) if split else static_owner(len(items),
+                                                                              self.threads)
+        total = float(b.n * b.k)
+        for (jb, kb, p), core in zip(items, owner):
+            reads, writes = self._b_block_reads(jb, kb), self._bt_lines(jb, kb)
+            if parts > 1:
+                reads, writes = np.array_split(reads, parts)[p], np.array_split(writes, parts)[p]
+            jj = min(b.n - jb * b.tile_n, b.tile_n)
+            kk = min(b.k - kb * b.tile_k, b.tile_k)
+            macs = self.pack_macs * jj * kk / total / parts
+            yield core, reads, writes, macs, (reads.size + writes.size) * self.line
+
+    # -- loop 2: GEMM over output-channel blocks --------------------------------------------------
+    def _out_lines(self, ib: int, jb: int) -> np.ndarray:
+        g, b = self.geo, self.blk
+        i0, i1 = ib * b.tile_m, min(b.m, (ib + 1) * b.tile_m)
+        j0, j1 = jb * b.tile_n, min(b.n, (jb + 1) * b.tile_n)
+        if g.wino_m:
+            wt = -(-g.q // g.wino_m)
+            rows = (j0 // wt * g.wino_m, -(-j1 // wt) * g.wino_m)
+        else:
+            rows = (j0 // g.q, -(-j1 // g.q))
+        return self._rows(g.out_base, (i0, i1), rows, g.p, g.q, g.out_bytes)
+
+    def _at_lines(self, ib: int, kb: int) -> np.ndarray:
+        b = self.blk
+        size = b.tile_m * b.tile_k * b.batch * self.e
+        ii = min(b.m - ib * b.tile_m, b.tile_m)
+        kk = min(b.k - kb * b.tile_k, b.tile_k)
+        return self._range(self.at_base + (ib * b.nn_k + kb) * size, ii * kk * b.batch * self.e)
+
+    def _block_steps(self, ib: int):
+        b = self.blk
+        ii = min(b.m - ib * b.tile_m, b.tile_m)
+        for jb in range(b.nn_n):
+            jj = min(b.n - jb * b.tile_n, b.tile_n)
+            for kb in range(b.nn_k):
+                kk = min(b.k - kb * b.tile_k, b.tile_k)
+                reads = np.concatenate([self._at_lines(ib, kb), self._bt_lines(jb, kb)])
+                macs = float(ii * jj * kk * b.batch)
+                writes = np.zeros(0, dtype=np.uint64)
+                if kb == b.nn_k - 1:
+                    writes = self._out_lines(ib, jb)
+                    macs += self.out_macs * ii * jj / float(b.m * b.n)
+                inner = (ii * kk + jj * kk) * b.batch * self.e + writes.size * self.line
+                yield reads, writes, macs, inner
+
+    def _gemm_tiles(self):
+        owner = static_owner(self.blk.nn_m, self.threads)
+        mine = [[ib for ib, t in enumerate(owner) if t == core] for core in range(self.threads)]
+        gens = [(core, (s for ib in blocks for s in self._block_steps(ib)))
+                for core, blocks in enumerate(mine) if blocks]
+        while gens:  # one step of every busy thread in turn keeps the engine's queues short
+            alive = []
+            for core, gen in gens:
+                step = next(gen, None)
+                if step is not None:
+                    alive.append((core, gen))
+                    yield (core, *step)
+            gens = alive
+
+    def tiles(self):
+        """Loop 1 then loop 2, each step a :class:`Tile` with its core (``Tile.core``)."""
+        n = 0
+        for loop in (self._pack_tiles(), self._gemm_tiles()):
+            for core, reads, writes, macs, inner in loop:
+                lines = np.concatenate([reads, writes])
+                flags = np.zeros(lines.size, dtype=bool)
+                flags[reads.size:] = True
+                yield Tile(macs=macs, compute_cycles=macs * self.cpm, lines=lines, writes=flags,
+                           inner_bytes=int(inner), dma=False, index=n, mlp=self.mlp, core=core)
+                n += 1

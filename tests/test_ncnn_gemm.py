@@ -1,0 +1,139 @@
+"""ncnn's blocked GEMM (memsim/runtime/ncnn_gemm.py, runtime/blocked.py): its tile sizes by hand
+from ncnn's formulas, the buffer traffic of its two loops in closed form, its static schedule,
+and threads left idle by layers with fewer output-channel blocks than threads."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memsim.config import Scenario, load_hardware, validate_data
+from memsim.engine.run import simulate
+from memsim.runtime.algorithms import ConvShape, choose_conv, ncnn_winograd_tile
+from memsim.runtime.blocked import l2_share_bytes
+from memsim.runtime.ncnn_gemm import Blocking, ConvGeometry, NcnnGemmStream, blocking, static_owner
+
+HW = Path(__file__).resolve().parents[1] / "configs" / "hardware"
+LINE = 64
+
+CPU = {"name": "cpu", "compute": {"cores": 4, "clock": "1 GHz", "kind": "simd",
+                                  "macs_per_cycle": {"fp32": 4}},
+       "memory": {"levels": [
+           {"name": "L1", "kind": "cache", "size": "32 KiB", "line": "64 B", "ways": 8,
+            "latency": "1 cycles", "bandwidth": "64 B/cycle", "scope": "core"},
+           {"name": "L2", "kind": "cache", "size": "1 MiB", "line": "64 B", "ways": 16,
+            "latency": "4 cycles", "bandwidth": "64 B/cycle", "scope": "shared"}],
+           "dram": {"name": "fast", "bandwidth": "1000 GB/s", "latency": "1 ns"}}}
+
+
+def test_tile_sizes_follow_ncnns_rules_by_hand():
+    # Winograd F(6,3) 64 -> 64 on 56x56 (100 tiles, 64 batches), 256 KiB of L2 per core,
+    # 4 threads: TILE_K = min(ceil8((65536-32)/12), ceil8(64)) = 64; TILE_M = 8 (x4 = 32,
+    # then cut to ceil8(32/4) = 8); TILE_N = (65536 - 8*64)/64 = 1016 -> one block of 100
+    assert blocking(64, 100, 64, 64, 256 << 10, 4, 4, True, 4) == Blocking(64, 100, 64, 64, 8, 100, 64)
+    # im2col 3x3 s2 64 -> 128 at 28x28 (K = 576, N = 784), fp32: nn_M = 4 -> TILE_M 32, x4 =
+    # 128, cut to 32; TILE_N = (65536 - 32*576)//576 = 81 -> 80, ten blocks of 80 (79 rounded)
+    assert blocking(128, 784, 576, 1, 256 << 10, 4, 4, False, 4) == Blocking(128, 784, 576, 1, 32, 80, 576)
+    # the fp16 kernels count the L2 in 2-byte elements and start the M split at 64 rows
+    assert blocking(128, 784, 576, 1, 256 << 10, 2, 4, False, 4) == Blocking(128, 784, 576, 1, 32, 160, 576)
+    # one thread: TILE_M stays 32 (four blocks of 32 output channels)
+    assert blocking(128, 784, 576, 1, 256 << 10, 4, 1, False, 4).tile_m == 32
+
+
+def test_l2_share_and_winograd_rule():
+    pi4 = load_hardware(HW / "raspberry-pi-4.yaml")     # 1 MiB L2 shared by 4 cores
+    assert l2_share_bytes(pi4) == 256 << 10
+    assert ncnn_winograd_tile(ConvShape(1, 56, 56, 64, 64, 3, 3)) == 6
+    assert ncnn_winograd_tile(ConvShape(1, 7, 7, 512, 512, 3, 3)) == 4
+    assert ncnn_winograd_tile(ConvShape(1, 56, 56, 3, 4, 3, 3)) == 0      # < 8 channels
+    assert ncnn_winograd_tile(ConvShape(1, 28, 28, 64, 64, 3, 3, stride=2)) == 0
+    # ncnn's rule takes F(6,3) on 7x7 maps with <= 128 channels, where fewest-MACs would not
+    small = ConvShape(1, 7, 7, 128, 128, 3, 3)
+    assert choose_conv(small, (2, 4, 6), 16, True, "ncnn").name == "winograd F(6,3)"
+    assert choose_conv(small, (2, 4, 6), 16, True).name == "winograd F(4,3)"
+
+
+def test_static_schedule_is_contiguous_chunks():
+    assert static_owner(10, 4) == [0, 0, 0, 1, 1, 1, 2, 2, 3, 3]
+    assert static_owner(2, 4) == [0, 1]
+
+
+def _stream(m_out=32, c=64, p=8, threads=2, wino=0):
+    """A stream on an 8x8 fp32 map (256 B per channel row block: line aligned)."""
+    geo = ConvGeometry(c=c, h=p, w=p, k=m_out, p=p, q=p, r=3 if wino else 1, s=3 if wino else 1,
+                       stride=1, pad_top=1 if wino else 0, wino_m=wino, in_base=0,
+                       out_base=1 << 20, in_bytes=4, out_bytes=4)
+    if wino:
+        a = wino + 2
+        dims = (m_out, (-(-p // wino)) ** 2, c, a * a)
+    else:
+        dims = (m_out, p * p, c, 1)
+    # a 4 KiB L2 share forces several blocks in every dimension
+    blk = blocking(*dims, 4 << 10, 4, threads, bool(wino), 4)
+    return NcnnGemmStream(geo, blk, threads, LINE, at_base=2 << 20, ws_base=4 << 20,
+                          elem_bytes=4, cycles_per_mac=0.5), blk
+
+
+@pytest.mark.parametrize("wino", [0, 2])
+def test_buffer_traffic_of_the_two_loops_in_closed_form(wino):
+    s, blk = _stream(wino=wino)
+    assert blk.nn_m > 1 and (blk.nn_n > 1 or blk.nn_k > 1)
+    tiles = list(s.tiles())
+    ws = (np.uint64((4 << 20) // LINE), np.uint64(((4 << 20) + s.ws_bytes) // LINE))
+    at = (np.uint64((2 << 20) // LINE), np.uint64(((2 << 20) + s.at_bytes) // LINE))
+    ws_w = ws_r = at_r = 0
+    out = []
+    for t in tiles:
+        w, r = t.lines[t.writes], t.lines[~t.writes]
+        ws_w += int(((w >= ws[0]) & (w < ws[1])).sum())
+        ws_r += int(((r >= ws[0]) & (r < ws[1])).sum())
+        at_r += int(((r >= at[0]) & (r < at[1])).sum())
+        out.append(w[w < ws[0]])
+    bt_lines = sum(s._bt_lines(j, k).size for j in range(blk.nn_n) for k in range(blk.nn_k))
+    at_lines = sum(s._at_lines(i, k).size for i in range(blk.nn_m) for k in range(blk.nn_k))
+    assert ws_w == bt_lines                         # B packed once
+    assert ws_r == blk.nn_m * bt_lines              # ... and streamed once per M block
+    assert at_r == blk.nn_n * at_lines              # weights once per N block
+    written = np.concatenate(out)
+    expect = np.arange((1 << 20) // LINE, ((1 << 20) + 32 * 64 * 4) // LINE, dtype=np.uint64)
+    assert np.array_equal(np.unique(written), expect)       # every output line written
+    macs = sum(t.macs for t in tiles)
+    gemm = blk.m * blk.n * blk.k * blk.batch
+    assert macs == pytest.approx(gemm)              # no transform MACs given here
+    assert sum(t.compute_cycles for t in tiles) == pytest.approx(0.5 * gemm)
+
+
+def test_gemm_tiles_go_to_the_static_owner_of_their_block():
+    s, blk = _stream(m_out=40, threads=4, wino=2)  # Winograd: 5 blocks of 8 on 4 threads
+    assert blk.nn_m == 5
+    gemm = [t for t in s.tiles() if t.macs > 0]    # (the pack loop has no MACs here)
+    per_block = blk.nn_n * blk.nn_k
+    cores = [t.core for t in gemm]
+    assert sorted(cores) == sorted([0] * 2 * per_block + [1, 2, 3] * per_block)
+
+
+def _one_conv(tmp_path, out_channels: int, kernel: int = 1) -> Path:
+    path = tmp_path / f"conv{out_channels}.yaml"
+    path.write_text("name: t\ninputs: {x: [1, 64, 32, 32]}\nlayers:\n"
+                    f"  - {{name: c, op: conv2d, out_channels: {out_channels}, kernel: {kernel}}}\n")
+    return path
+
+
+def _compute_s(net: Path, threads: int) -> float:
+    sc = validate_data(Scenario, {"name": "t", "hardware": CPU, "runtime": "ncnn",
+                                  "streams": [{"network": str(net), "dtype": "fp32",
+                                               "threads": threads}]})
+    layers = simulate(sc).layers
+    return float(layers.loc[layers["name"] == "c", "compute_s"].iloc[0])
+
+
+def test_threads_beyond_the_output_channel_blocks_stay_idle(tmp_path):
+    # 1x1, 16 output channels: TILE_M = 8 on 2 and on 4 threads, so two blocks either way;
+    # on one thread a single block of 16
+    net = _one_conv(tmp_path, 16)
+    t1, t2, t4 = (_compute_s(net, n) for n in (1, 2, 4))
+    assert t4 == pytest.approx(t2, rel=1e-6)
+    assert t1 == pytest.approx(2 * t2, rel=1e-6)
+    # 64 output channels: four blocks of 16 on four threads, two of 32 on one
+    wide = _one_conv(tmp_path, 64)
+    assert _compute_s(wide, 1) == pytest.approx(4 * _compute_s(wide, 4), rel=1e-6)
