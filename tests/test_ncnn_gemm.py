@@ -137,3 +137,38 @@ def test_threads_beyond_the_output_channel_blocks_stay_idle(tmp_path):
     # 64 output channels: four blocks of 16 on four threads, two of 32 on one
     wide = _one_conv(tmp_path, 64)
     assert _compute_s(wide, 1) == pytest.approx(4 * _compute_s(wide, 4), rel=1e-6)
+
+
+def test_int8_kernels_split_eight_channels_over_all_of_b():
+    from memsim.runtime.blocked import int8_blocking
+    assert int8_blocking(64, 100, 64, 36) == Blocking(64, 100, 64, 36, 8, 100, 64)
+    geo = ConvGeometry(c=64, h=8, w=8, k=64, p=8, q=8, r=1, s=1, stride=1, pad_top=0, wino_m=0,
+                       in_base=0, out_base=1 << 20, in_bytes=1, out_bytes=1)
+    s = NcnnGemmStream(geo, int8_blocking(64, 64, 64, 1), 4, LINE, 2 << 20, 4 << 20, 1, 1.0,
+                       inner_split=True)
+    tiles = list(s.tiles())
+    assert len(tiles) == s.n_tiles == 4 + 8      # the one pack block on 4 threads, 8 items
+    assert sorted(t.core for t in tiles[4:]) == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "int8"])
+def test_every_blocked_layer_of_a_network_yields_its_macs(dtype):
+    from memsim.engine.preflight import prepare_checked
+    from memsim.runtime.blocked import BlockedLayer
+
+    sc = validate_data(Scenario, {"name": "t", "hardware": str(HW / "raspberry-pi-4.yaml"),
+                                  "streams": [{"network": "resnet18", "dtype": dtype,
+                                               "threads": 4}]})
+    layers = prepare_checked(sc).streams[0].mappings
+    blocked = [m for m in layers if isinstance(m, BlockedLayer)]
+    assert len(blocked) == 20                    # every conv of ResNet-18
+    regions = []
+    for m in blocked:
+        tiles = list(m.tiles())
+        assert len(tiles) == m.n_tiles
+        assert sum(t.macs for t in tiles) == pytest.approx(m.decision.alg.total_macs, rel=1e-9)
+        assert sum(t.compute_cycles for t in tiles) == pytest.approx(m.compute_cycles, rel=1e-9)
+        regions.append((m.stream.at_base, m.stream.at_base + m.stream.at_bytes))
+    regions.sort()
+    assert all(a[1] <= b[0] for a, b in zip(regions, regions[1:]))   # packed weights disjoint
+    assert regions[-1][1] <= blocked[0].stream.ws_base               # workspace after them

@@ -99,13 +99,19 @@ def im2col_elements(shape: ConvShape) -> int:
     return shape.n * shape.ho * shape.wo * shape.r * shape.s * shape.c * shape.groups
 
 
-def ncnn_winograd_tile(shape: ConvShape) -> int:
+def ncnn_winograd_tile(shape: ConvShape, int8: bool = False) -> int:
     """ncnn's Winograd choice for an eligible 3x3 s1 conv (0: none): any conv with at least 8
     input or output channels; F(6,3) when both counts are <= 128, else F(4,3) when both are
     >= 8, else F(2,3) (Tencent/ncnn src/layer/arm/convolution_arm.cpp, create_pipeline and
-    forward, cc37c10997e8)."""
+    forward, cc37c10997e8). ``int8``: only F(4,3), on the pack8-in/pack4-out path (input
+    channels a multiple of 8, outputs of 4; create_pipeline_int8_arm — its extra condition on
+    cores with dot-product instructions, >= 256 channels, is not modelled)."""
     c, k = shape.c, shape.k
-    if not winograd_eligible(shape) or (c < 8 and k < 8):
+    if not winograd_eligible(shape):
+        return 0
+    if int8:
+        return 4 if c % 8 == 0 and k % 4 == 0 else 0
+    if c < 8 and k < 8:
         return 0
     if c <= 128 and k <= 128:
         return 6
@@ -129,8 +135,8 @@ def choose_conv(shape: ConvShape, winograd_tiles: tuple[int, ...], min_channels:
         return Algorithm("gemm 1x1", "gemm", direct)
     base = (Algorithm("im2col+gemm", "gemm", direct, 0, im2col_elements(shape)) if im2col
             else Algorithm("direct", "direct", direct))
-    if rule == "ncnn":
-        m = ncnn_winograd_tile(shape)
+    if rule in ("ncnn", "ncnn-int8"):
+        m = ncnn_winograd_tile(shape, rule == "ncnn-int8")
         return winograd_counts(shape, m) if m and m in winograd_tiles else base
     if (winograd_tiles and winograd_eligible(shape) and shape.c >= min_channels
             and shape.k >= min_channels):

@@ -147,12 +147,14 @@ def fused_ops(graph, prof: RuntimeProfile) -> set[str]:
     return fused
 
 
-def algorithm_of(op, prof: RuntimeProfile) -> Algorithm:
-    """The algorithm ``prof`` runs for ``op`` (conv choice; GEMM for matmuls; else elementwise)."""
+def algorithm_of(op, prof: RuntimeProfile, bits: int = 32) -> Algorithm:
+    """The algorithm ``prof`` runs for ``op`` with ``bits``-bit outputs (conv choice; GEMM for
+    matmuls; else elementwise)."""
     shape = conv_shape_of(op)
     if shape is not None:
+        rule = prof.conv_rule + ("-int8" if bits == 8 and prof.conv_rule == "ncnn" else "")
         return choose_conv(shape, prof.winograd_tiles, prof.winograd_min_channels, prof.im2col,
-                           prof.conv_rule)
+                           rule)
     if op.kind in ("matmul", "batch_matmul"):
         return Algorithm("gemm", "gemm", int(op.macs))
     return Algorithm(op.kind, "elementwise", int(op.macs))
@@ -161,7 +163,8 @@ def algorithm_of(op, prof: RuntimeProfile) -> Algorithm:
 def decide(m, graph, hardware, prof: RuntimeProfile, threads: int) -> Decision:
     """The :class:`Decision` for one mapped layer."""
     op = m.op
-    alg = algorithm_of(op, prof)
+    bits = dtype_bits(graph.tensors[op.outputs[0]].dtype) if op.outputs else 8
+    alg = algorithm_of(op, prof, bits)
     scale = 1.0 / prof.efficiency.get(alg.kernel, 1.0)
     if op.macs > 0 and alg.kernel != "elementwise":
         scale *= alg.total_macs / op.macs
@@ -178,7 +181,6 @@ def decide(m, graph, hardware, prof: RuntimeProfile, threads: int) -> Decision:
     if threads > 1 and prof.parallel_split == "ncnn" and not blocked:
         # (a blocked layer's tiles carry the runtime's own split: memsim.runtime.blocked)
         scale *= split_ratio(m, graph, hardware, alg.kernel, threads)
-    bits = dtype_bits(graph.tensors[op.outputs[0]].dtype) if op.outputs else 8
     # written once, read once (a blocked layer simulates its buffers line by line instead)
     extra = 0 if blocked else int(math.ceil(2 * alg.extra_elements * bits / 8))
     fixed = layer_fixed_s(prof.op_overhead_s, threads, prof.barrier_s)

@@ -1,10 +1,17 @@
 """Layers a runtime runs as its own blocked GEMM: which ones, where their buffers live, and the
 wrapper the engine sees (``memsim.runtime.ncnn_gemm`` has the loop nest).
 
-Eligible (:func:`blocked_eligible`): an fp32/fp16 conv2d of batch 1 and one group that the
-runtime runs as a GEMM (1x1, im2col or Winograd), on a cache target (not a scratchpad), with
-plain operands (no compression, nothing held on chip by layer fusion). Every other layer keeps
-the mapper's tiles.
+Eligible (:func:`blocked_eligible`): an fp32/fp16/int8 conv2d of batch 1 and one group that
+the runtime runs as a GEMM (1x1, im2col or Winograd), on a cache target (not a scratchpad),
+with plain operands (no compression, nothing held on chip by layer fusion). Every other layer
+keeps the mapper's tiles.
+
+int8 runs ncnn's older int8 kernels (``convolution_sgemm_pack8to4_int8.h``,
+``convolution_winograd_dot_pack8to4_int8.h`` at cc37c10997e8): the whole packed B (int8; the
+Winograd-transformed input in int16) is built once, then ``#pragma omp parallel for`` over
+pairs of pack-4 output channels — 8 channels per work item — each streams all of it, with no
+further cache blocking (:func:`int8_blocking`); the transformed int16 weights likewise. Their
+int32 Winograd output buffer and the separate im2col copy before packing are not simulated.
 
 Addresses (:func:`blocked_layers`): the packed weights of each blocked layer get their own
 region after the stream's last tensor (4 KiB aligned, in layer order: ncnn packs them once at
@@ -38,7 +45,12 @@ def blocked_eligible(m, graph, alg) -> bool:
     roles = {o.role for o in m.operands}
     if not {"input", "output"} <= roles:
         return False
-    return dtype_bits(graph.tensors[m.op.outputs[0]].dtype) in (16, 32)
+    return dtype_bits(graph.tensors[m.op.outputs[0]].dtype) in (8, 16, 32)
+
+
+def int8_blocking(m: int, n: int, k: int, batch: int) -> Blocking:
+    """ncnn's int8 GEMM: work items of 8 output channels, each over all of ``n`` and ``k``."""
+    return Blocking(m, n, k, batch, min(8, m), n, k)
 
 
 class BlockedLayer:
@@ -78,7 +90,8 @@ def _stream_end(mappings) -> int:
     return -(-end // _ALIGN) * _ALIGN
 
 
-def _geometry(m, alg) -> tuple[ConvGeometry, Blocking, int]:
+def _geometry(m, alg) -> tuple[ConvGeometry, tuple, int, bool]:
+    """(geometry, GEMM dims ``(M, N, K, batch)``, packed element bytes, int8 kernels)."""
     shape = conv_shape_of(m.op)
     inp = next(o for o in m.operands if o.role == "input")
     out = next(o for o in m.operands if o.role == "output")
@@ -95,7 +108,9 @@ def _geometry(m, alg) -> tuple[ConvGeometry, Blocking, int]:
         dims = (shape.k, -(-shape.ho // alg.tile) * -(-shape.wo // alg.tile), shape.c, a * a)
     else:
         dims = (shape.k, shape.ho * shape.wo, shape.c * shape.r * shape.s, 1)
-    return geo, dims, max(1, int(out.bits // 8))
+    if out.bits <= 8:  # int8 kernels: int16 Winograd operands, int8 packed im2col
+        return geo, dims, 2 if alg.tile else 1, True
+    return geo, dims, int(out.bits // 8), False
 
 
 def blocked_layers(layers: list, mappings: list, graph, hardware, threads: int) -> list:
@@ -107,21 +122,22 @@ def blocked_layers(layers: list, mappings: list, graph, hardware, threads: int) 
         alg = layer.decision.alg
         if alg is None or not blocked_eligible(layer, graph, alg):
             continue
-        geo, (mm, nn, kk, batch), e = _geometry(layer, alg)
-        blk = blocking(mm, nn, kk, batch, l2, e, threads, bool(alg.tile), cores)
+        geo, (mm, nn, kk, batch), e, int8 = _geometry(layer, alg)
+        if int8:
+            blk = int8_blocking(mm, nn, kk, batch)
+        else:
+            blk = blocking(mm, nn, kk, batch, l2, e, threads, bool(alg.tile), cores)
         total = float(alg.total_macs) or 1.0
         pack_macs, out_macs = _transform_split(alg, geo)
         stream = NcnnGemmStream(geo, blk, threads, layer.line_bytes, from_base, 0, e,
-                                layer.compute_cycles / total, pack_macs, out_macs, layer.mlp)
+                                layer.compute_cycles / total, pack_macs, out_macs, layer.mlp,
+                                inner_split=int8 or blk.batch > 1)
         from_base += -(-stream.at_bytes // _ALIGN) * _ALIGN
-        streams.append((i, stream, blk))
+        streams.append((i, stream))
     out = list(layers)
-    for i, stream, blk in streams:
+    for i, stream in streams:
         stream.ws_base = from_base
-        n_pack = blk.nn_n * blk.nn_k
-        if blk.batch > 1 and threads > 1 and n_pack < threads:
-            n_pack *= threads
-        out[i] = BlockedLayer(layers[i], stream, n_pack + blk.nn_m * blk.nn_n * blk.nn_k)
+        out[i] = BlockedLayer(layers[i], stream, stream.n_tiles)
     return out
 
 

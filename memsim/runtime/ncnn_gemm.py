@@ -148,11 +148,15 @@ class NcnnGemmStream:
     workspace holding ``BT``; ``cycles_per_mac``: compute cycles per executed MAC on one core
     (the runtime's kernel efficiency and algorithm already in it); ``pack_macs`` and
     ``out_macs``: the Winograd input and output transforms' MACs (0 for im2col).
+    ``inner_split``: a pack block with fewer blocks than threads is itself split over all
+    threads (ncnn's Winograd transforms and its int8 packing loops); else one thread packs it.
     """
 
     def __init__(self, geo: ConvGeometry, blk: Blocking, threads: int, line_bytes: int,
                  at_base: int, ws_base: int, elem_bytes: int, cycles_per_mac: float,
-                 pack_macs: float = 0.0, out_macs: float = 0.0, mlp=None):
+                 pack_macs: float = 0.0, out_macs: float = 0.0, mlp=None,
+                 inner_split: bool = False):
+        self.inner_split = inner_split
         self.geo, self.blk, self.threads = geo, blk, max(1, threads)
         self.line, self.e = line_bytes, elem_bytes
         self.at_base, self.ws_base = at_base, ws_base
@@ -217,7 +221,7 @@ class NcnnGemmStream:
     def _pack_tiles(self):
         b = self.blk
         blocks = [(jb, kb) for jb in range(b.nn_n) for kb in range(b.nn_k)]
-        split = b.batch > 1 and self.threads > 1 and len(blocks) < self.threads
+        split = self.inner_split and self.threads > 1 and len(blocks) < self.threads
         parts = self.threads if split else 1  # Winograd: all threads transform each block
         items = [(jb, kb, p) for jb, kb in blocks for p in range(parts)]
         owner = (list(range(parts)) * len(blocks)) if split else static_owner(len(items),
@@ -280,6 +284,15 @@ class NcnnGemmStream:
                     alive.append((core, gen))
                     yield (core, *step)
             gens = alive
+
+    @property
+    def n_tiles(self) -> int:
+        """Tiles :meth:`tiles` yields."""
+        b = self.blk
+        pack = b.nn_n * b.nn_k
+        if self.inner_split and self.threads > 1 and pack < self.threads:
+            pack *= self.threads
+        return pack + b.nn_m * b.nn_n * b.nn_k
 
     def tiles(self):
         """Loop 1 then loop 2, each step a :class:`Tile` with its core (``Tile.core``)."""
