@@ -172,3 +172,40 @@ def test_every_blocked_layer_of_a_network_yields_its_macs(dtype):
     regions.sort()
     assert all(a[1] <= b[0] for a, b in zip(regions, regions[1:]))   # packed weights disjoint
     assert regions[-1][1] <= blocked[0].stream.ws_base               # workspace after them
+
+
+def test_border_copy_reads_the_input_and_writes_the_bordered_blob_once():
+    from memsim.runtime.ncnn_gemm import BorderCopy
+    b = BorderCopy(c=6, h=8, w=8, pads=(1, 1, 1, 1), src_base=0, dst_base=1 << 20, elem_bytes=4)
+    assert b.shape == (10, 10) and b.nbytes == 6 * 100 * 4
+    tiles = list(b.tiles(threads=4, line_bytes=LINE))
+    assert [t.core for t in tiles] == [0, 1, 2, 3]            # channels 2, 2, 1, 1
+    reads = np.concatenate([t.lines[~t.writes] for t in tiles])
+    writes = np.concatenate([t.lines[t.writes] for t in tiles])
+    assert np.array_equal(np.unique(reads), np.arange(6 * 64 * 4 // LINE))
+    assert np.array_equal(np.unique(writes), np.arange((1 << 20) // LINE,
+                                                       ((1 << 20) + b.nbytes) // LINE + 1))
+    assert all(t.macs == 0 for t in tiles)
+
+
+def test_padded_convs_copy_their_border_before_the_kernel(tmp_path):
+    # a padded 3x3 conv moves more DRAM bytes than the same conv on a pre-padded input
+    # would: its input is read once by the copy and the bordered blob written and read
+    from memsim.engine.preflight import prepare_checked
+    from memsim.runtime.blocked import BlockedLayer
+
+    net = _one_conv(tmp_path, 64, kernel=3)
+    sc = validate_data(Scenario, {"name": "t", "hardware": CPU, "runtime": "ncnn",
+                                  "streams": [{"network": str(net), "dtype": "fp32",
+                                               "threads": 4}]})
+    (m,) = [m for m in prepare_checked(sc).streams[0].mappings if m.op.name == "c"]
+    assert isinstance(m, BlockedLayer) and m.border is not None
+    tiles = list(m.tiles())
+    assert len(tiles) == m.n_tiles
+    copy = tiles[:4]
+    assert all(t.macs == 0 and t.core == i for i, t in enumerate(copy))
+    # the pack loop reads the bordered blob, not the input
+    pack_reads = np.concatenate([t.lines[~t.writes] for t in tiles[4:4 + m.stream.blk.nn_n
+                                                                     * m.stream.blk.nn_k]])
+    lo = m.border.dst_base // LINE
+    assert pack_reads.min() >= lo and pack_reads.max() < lo + -(-m.border.nbytes // LINE)

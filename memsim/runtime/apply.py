@@ -117,8 +117,9 @@ def apply(mappings: list, graph, hardware, settings: RuntimeSettings) -> list:
         if m.op.name in fused:
             continue
         out.append(RuntimeLayer(m, decide(m, graph, hardware, prof, settings.threads)))
-    if prof.blocked_gemm:
-        out = blocked_layers(out, mappings, graph, hardware, settings.threads)
+    if prof.blocked_gemm or prof.border_copy:
+        out = blocked_layers(out, mappings, graph, hardware, settings.threads,
+                             bool(prof.blocked_gemm), prof.border_copy)
     return out
 
 

@@ -16,14 +16,18 @@ int32 Winograd output buffer and the separate im2col copy before packing are not
 Addresses (:func:`blocked_layers`): the packed weights of each blocked layer get their own
 region after the stream's last tensor (4 KiB aligned, in layer order: ncnn packs them once at
 load time and keeps them), followed by one workspace for the packed ``B`` shared by all layers
-(ncnn's workspace allocator hands the same memory to each layer in turn).
+(ncnn's workspace allocator hands the same memory to each layer in turn) and one for the
+bordered input copies of padded convs (``ncnn_gemm.BorderCopy``).
 """
 
 from __future__ import annotations
 
 import math
 
-from memsim.runtime.ncnn_gemm import Blocking, ConvGeometry, NcnnGemmStream, blocking
+from dataclasses import replace
+
+from memsim.runtime.ncnn_gemm import (BorderCopy, Blocking, ConvGeometry, NcnnGemmStream,
+                                      blocking)
 from memsim.runtime.algorithms import conv_shape_of
 from memsim.mapping.layer import PLAIN_COST
 from memsim.workloads.ir import dtype_bits
@@ -54,21 +58,27 @@ def int8_blocking(m: int, n: int, k: int, batch: int) -> Blocking:
 
 
 class BlockedLayer:
-    """A runtime layer whose tiles are the runtime's blocked GEMM (every other attribute is the
-    wrapped :class:`memsim.runtime.apply.RuntimeLayer`'s)."""
+    """A runtime layer whose tiles are the runtime's own: its border copy (``border``, or
+    None), then its blocked GEMM (``stream``, or None: the wrapped layer's tiles). Every other
+    attribute is the wrapped :class:`memsim.runtime.apply.RuntimeLayer`'s."""
 
-    def __init__(self, layer, stream: NcnnGemmStream, n_tiles: int):
+    def __init__(self, layer, stream: NcnnGemmStream | None, border: BorderCopy | None,
+                 threads: int):
         self._layer = layer
-        self.stream = stream
-        self.n_tiles = n_tiles
-        self.memo_key = (layer.memo_key, stream.at_base, stream.ws_base)
+        self.stream, self.border, self.threads = stream, border, threads
+        main = stream.n_tiles if stream is not None else layer.n_tiles
+        self.n_tiles = main + (min(threads, border.c) if border is not None else 0)
+        self.memo_key = (layer.memo_key, stream and (stream.at_base, stream.ws_base),
+                         border and (border.dst_base, border.pads))
 
     def __getattr__(self, name):
         return getattr(self._layer, name)
 
     def tiles(self):
-        """The runtime's tile stream (``NcnnGemmStream.tiles``)."""
-        return self.stream.tiles()
+        """The border copy's tiles, then the blocked GEMM's (or the wrapped layer's)."""
+        if self.border is not None:
+            yield from self.border.tiles(self.threads, self.line_bytes, self.mlp)
+        yield from (self.stream.tiles() if self.stream is not None else self._layer.tiles())
 
 
 def l2_share_bytes(hardware) -> int:
@@ -90,19 +100,33 @@ def _stream_end(mappings) -> int:
     return -(-end // _ALIGN) * _ALIGN
 
 
-def _geometry(m, alg) -> tuple[ConvGeometry, tuple, int, bool]:
-    """(geometry, GEMM dims ``(M, N, K, batch)``, packed element bytes, int8 kernels)."""
+def _border(m) -> BorderCopy | None:
+    """The border copy of a padded conv2d (None when it has no padding)."""
+    if m.op.kind != "conv2d":
+        return None
+    pads = tuple(int(p) for p in m.op.attrs.get("pads", (0, 0, 0, 0)))
+    inp = next((o for o in m.operands if o.role == "input"), None)
+    if inp is None or not any(pads) or len(inp.shape) != 4:
+        return None
+    _, c, h, w = inp.shape
+    return BorderCopy(c * inp.shape[0], h, w, pads, inp.base, 0, inp.bits / 8)
+
+
+def _geometry(m, alg, border: BorderCopy | None) -> tuple[ConvGeometry, tuple, int, bool]:
+    """(geometry, GEMM dims ``(M, N, K, batch)``, packed element bytes, int8 kernels); the
+    input is the bordered copy when there is one."""
     shape = conv_shape_of(m.op)
     inp = next(o for o in m.operands if o.role == "input")
     out = next(o for o in m.operands if o.role == "output")
-    pads = m.op.attrs.get("pads", (0, 0, 0, 0))
     stride = m.op.attrs.get("stride", 1)
     stride = stride[0] if isinstance(stride, (tuple, list)) else stride
     _, c, h, w = inp.shape
+    base, pad_top = inp.base, int(m.op.attrs.get("pads", (0, 0, 0, 0))[0])
+    if border is not None:
+        (h, w), base, pad_top = border.shape, border.dst_base, 0
     geo = ConvGeometry(c=c, h=h, w=w, k=shape.k, p=shape.ho, q=shape.wo, r=shape.r, s=shape.s,
-                       stride=int(stride), pad_top=int(pads[0]), wino_m=alg.tile,
-                       in_base=inp.base, out_base=out.base, in_bytes=inp.bits / 8,
-                       out_bytes=out.bits / 8)
+                       stride=int(stride), pad_top=pad_top, wino_m=alg.tile, in_base=base,
+                       out_base=out.base, in_bytes=inp.bits / 8, out_bytes=out.bits / 8)
     if alg.tile:
         a = alg.tile + 2
         dims = (shape.k, -(-shape.ho // alg.tile) * -(-shape.wo // alg.tile), shape.c, a * a)
@@ -113,31 +137,53 @@ def _geometry(m, alg) -> tuple[ConvGeometry, tuple, int, bool]:
     return geo, dims, int(out.bits // 8), False
 
 
-def blocked_layers(layers: list, mappings: list, graph, hardware, threads: int) -> list:
-    """``layers`` (runtime layers) with every eligible one wrapped as a :class:`BlockedLayer`."""
-    from_base = _stream_end(mappings)
-    l2, cores = l2_share_bytes(hardware), hardware.compute.cores
-    streams = []
+def _gemm_stream(layer, graph, hardware, threads: int, base: int,
+                 border: BorderCopy | None) -> NcnnGemmStream | None:
+    """The blocked GEMM of ``layer`` with its packed weights at ``base`` (None: not eligible)."""
+    alg = layer.decision.alg
+    if alg is None or not blocked_eligible(layer, graph, alg):
+        return None
+    geo, (mm, nn, kk, batch), e, int8 = _geometry(layer, alg, border)
+    if int8:
+        blk = int8_blocking(mm, nn, kk, batch)
+    else:
+        blk = blocking(mm, nn, kk, batch, l2_share_bytes(hardware), e, threads, bool(alg.tile),
+                       hardware.compute.cores)
+    pack_macs, out_macs = _transform_split(alg, geo)
+    return NcnnGemmStream(geo, blk, threads, layer.line_bytes, base, 0, e,
+                          layer.compute_cycles / (float(alg.total_macs) or 1.0), pack_macs,
+                          out_macs, layer.mlp, inner_split=int8 or blk.batch > 1)
+
+
+def blocked_layers(layers: list, mappings: list, graph, hardware, threads: int,
+                   gemm: bool = True, border: bool = True) -> list:
+    """``layers`` (runtime layers) with the runtime's own tiles where it has them: a
+    :class:`BlockedLayer` for every eligible GEMM-class conv (``gemm``) and every padded conv
+    (``border``). Addresses as in the module docstring; the border copies share one more
+    workspace after the packed-B one."""
+    base = _stream_end(mappings)
+    plans = []
     for i, layer in enumerate(layers):
-        alg = layer.decision.alg
-        if alg is None or not blocked_eligible(layer, graph, alg):
+        if getattr(layer, "decision", None) is None or layer.dma:
             continue
-        geo, (mm, nn, kk, batch), e, int8 = _geometry(layer, alg)
-        if int8:
-            blk = int8_blocking(mm, nn, kk, batch)
-        else:
-            blk = blocking(mm, nn, kk, batch, l2, e, threads, bool(alg.tile), cores)
-        total = float(alg.total_macs) or 1.0
-        pack_macs, out_macs = _transform_split(alg, geo)
-        stream = NcnnGemmStream(geo, blk, threads, layer.line_bytes, from_base, 0, e,
-                                layer.compute_cycles / total, pack_macs, out_macs, layer.mlp,
-                                inner_split=int8 or blk.batch > 1)
-        from_base += -(-stream.at_bytes // _ALIGN) * _ALIGN
-        streams.append((i, stream))
+        copy = _border(layer) if border else None
+        stream = _gemm_stream(layer, graph, hardware, threads, base, copy) if gemm else None
+        if stream is None and copy is None:
+            continue
+        if stream is not None:
+            base += -(-stream.at_bytes // _ALIGN) * _ALIGN
+        plans.append((i, stream, copy))
+    ws = max((st.ws_bytes for _, st, _ in plans if st is not None), default=0)
+    border_base = base + -(-ws // _ALIGN) * _ALIGN
     out = list(layers)
-    for i, stream in streams:
-        stream.ws_base = from_base
-        out[i] = BlockedLayer(layers[i], stream, stream.n_tiles)
+    for i, stream, copy in plans:
+        if copy is not None:
+            copy = replace(copy, dst_base=border_base)
+        if stream is not None:
+            stream.ws_base = base
+            if copy is not None:
+                stream.geo = replace(stream.geo, in_base=border_base)
+        out[i] = BlockedLayer(layers[i], stream, copy, threads)
     return out
 
 

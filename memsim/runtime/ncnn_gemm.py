@@ -141,6 +141,62 @@ class ConvGeometry:
     out_bytes: float
 
 
+@dataclass(frozen=True)
+class BorderCopy:
+    """ncnn's ``make_padding`` before a padded convolution (``src/layer/convolution.cpp``,
+    ``convolutiondepthwise_arm.cpp``): ``copy_make_border`` writes the input ``C×H×W`` with its
+    border into a workspace blob ``C×(H+pt+pb)×(W+pl+pr)`` that the kernel then reads, split
+    over the threads by channels (the padding layer's ``omp parallel for`` over channels)."""
+
+    c: int
+    h: int
+    w: int
+    pads: tuple[int, int, int, int]  # top, left, bottom, right
+    src_base: int
+    dst_base: int
+    elem_bytes: float
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, columns) of the bordered blob."""
+        pt, pl, pb, pr = self.pads
+        return self.h + pt + pb, self.w + pl + pr
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the bordered blob."""
+        hh, ww = self.shape
+        return math.ceil(self.c * hh * ww * self.elem_bytes)
+
+    def tiles(self, threads: int, line_bytes: int, mlp=None):
+        """One copy tile per thread (channel chunks, GNU OpenMP static split); no MACs."""
+        hh, ww = self.shape
+        owner = static_owner(self.c, max(1, threads))
+        n = 0
+        for core in range(max(1, threads)):
+            chans = [c for c, t in enumerate(owner) if t == core]
+            if not chans:
+                continue
+            c0, c1 = chans[0], chans[-1] + 1
+            src = _span(self.src_base, c0 * self.h * self.w, c1 * self.h * self.w,
+                        self.elem_bytes, line_bytes)
+            dst = _span(self.dst_base, c0 * hh * ww, c1 * hh * ww, self.elem_bytes, line_bytes)
+            lines = np.concatenate([src, dst])
+            flags = np.zeros(lines.size, dtype=bool)
+            flags[src.size:] = True
+            inner = math.ceil((c1 - c0) * (self.h * self.w + hh * ww) * self.elem_bytes)
+            yield Tile(macs=0.0, compute_cycles=0.0, lines=lines, writes=flags,
+                       inner_bytes=inner, dma=False, index=n, mlp=mlp, core=core)
+            n += 1
+
+
+def _span(base: int, first: int, last: int, eb: float, line: int) -> np.ndarray:
+    """Lines of elements ``[first, last)`` of a tensor at byte ``base``."""
+    lo = int(base + first * eb) // line
+    hi = -(-int(math.ceil(base + last * eb)) // line)
+    return np.arange(lo, max(lo, hi), dtype=np.uint64)
+
+
 class NcnnGemmStream:
     """The two loops of ncnn's blocked GEMM for one layer as :class:`Tile` objects.
 

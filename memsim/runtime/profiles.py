@@ -73,6 +73,7 @@ class RuntimeProfile:
     parallel_split: str | None = None
     conv_rule: str = "fewest"
     blocked_gemm: str | None = None
+    border_copy: bool = False
 
     @property
     def is_identity(self) -> bool:
@@ -83,7 +84,7 @@ class RuntimeProfile:
                 and not self.fuse_add and self.gpu_block is None and not self.depthwise_packed
                 and self.tensor_cores and not self.register_block
                 and self.allcore_clock_fraction == 1.0 and self.parallel_split is None
-                and self.blocked_gemm is None)
+                and self.blocked_gemm is None and not self.border_copy)
 
     def with_params(self, params: dict) -> "RuntimeProfile":
         """A copy with calibrated values: ``op_overhead_s``, ``barrier_s``,
@@ -127,10 +128,13 @@ PROFILES: dict[str, dict[str, RuntimeProfile]] = {
         # cc37c10997e8). fp32/fp16 GEMM-class convs run as ncnn's blocked GEMM: packed B
         # workspace streamed once per output-channel block, packed/transformed weights
         # (convolution_im2col_gemm.h, convolution_3x3_winograd.h; runtime/ncnn_gemm.py).
+        # Padded convs copy their input with the border first (make_padding ->
+        # copy_make_border, src/layer/convolution.cpp, convolutiondepthwise_arm.cpp).
         "cpu": RuntimeProfile("ncnn", "cpu", _eff(0.8, 0.7, 0.5, 0.35, 1.0),
                               op_overhead_s=5e-6, barrier_s=2e-6, winograd_tiles=(2, 4, 6),
                               im2col=True, fuse=True, register_block=8,
-                              parallel_split="ncnn", conv_rule="ncnn", blocked_gemm="ncnn"),
+                              parallel_split="ncnn", conv_rule="ncnn", blocked_gemm="ncnn",
+                              border_copy=True),
         # ncnn Vulkan: compute shaders on the CUDA cores (no tensor cores in 2022 builds; fp16
         # storage/arithmetic); GA10x runs non-tensor fp16 at the fp32 rate (NVIDIA Ampere GA102
         # whitepaper, peak FP16 non-tensor = FP32). One dispatch plus a pipeline barrier per
