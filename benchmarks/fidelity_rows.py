@@ -27,6 +27,8 @@ DEVICES = {
     "Coral Edge TPU": ("coral-edge-tpu", "NPU"),
     "STM32H7": ("stm32h743", "MCU"),
     "NVIDIA A100": ("nvidia-a100-80gb", "GPU"),
+    # held-out boards (benchmarks/data/heldout-latency.csv): never used to choose a default
+    "Raspberry Pi 5": ("raspberry-pi-5", "CPU"),
 }
 
 
