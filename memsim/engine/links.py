@@ -350,7 +350,19 @@ class LinkGroup:
         if len(self.links) == 1:
             return self.links[0].transfer(nbytes, weight, tag)
         share = nbytes / len(self.links)
-        return self.env.all_of([link.transfer(share, weight, tag) for link in self.links])
+        # what ``env.all_of`` of the shares does, without its Condition: the group's event
+        # succeeds while the last share's event is processed (so it is scheduled at the same
+        # moment, with the same order among simultaneous events)
+        done = simpy.Event(self.env)
+        left = [len(self.links)]
+
+        def part(_event) -> None:
+            left[0] -= 1
+            if left[0] == 0:
+                done.succeed()
+        for link in self.links:
+            link.transfer(share, weight, tag).callbacks.append(part)
+        return done
 
 
 def start_refresh(env: simpy.Environment, link: SharedLink, interval_ps: int, blocked_ps: int,
