@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
+from simpy import Event, Timeout
 
 from memsim.engine.system import System
 
@@ -290,7 +291,7 @@ class Runner:
         while True:
             state.waited_from = env.now
             if not state.ready:
-                state.compute_wait = env.event()
+                state.compute_wait = Event(env)
                 yield state.compute_wait
             item = state.ready.popleft()
             if item is None:
@@ -315,7 +316,7 @@ class Runner:
             onchip = tuple((lo + line_offset, hi + line_offset) for lo, hi in plan.onchip_lines)
         while True:
             if state.free == 0:
-                state.fetch_wait = env.event()
+                state.fetch_wait = Event(env)
                 yield state.fetch_wait
             state.free -= 1
             tile = next(work, None)
@@ -352,7 +353,7 @@ class Runner:
         else:
             state.compute_start = env.now
             if duration:
-                timer = env.timeout(duration)
+                timer = Timeout(env, duration)
                 timer.memsim_owner = state  # read by the fast path's state signature
                 state.computing = True
                 yield timer

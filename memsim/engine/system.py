@@ -20,8 +20,10 @@ is the tile's bottleneck, and the compute unit's wait is charged to it as stall.
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import simpy
+from simpy import Event, Timeout
 
 from memsim.engine.links import LinkGroup, SharedLink
 from memsim.planning.onchip import backing_level
@@ -54,9 +56,11 @@ class TileCost:
 
     def bottleneck(self) -> str:
         """The resource that finished last ('latency:<level>' for a latency floor)."""
-        if not self.finished_at:
-            return "none"
-        return max(self.finished_at.items(), key=lambda kv: kv[1])[0]
+        best, latest = "none", None
+        for name, at in self.finished_at.items():  # the first of equal maxima, as max() picks
+            if latest is None or at > latest:
+                best, latest = name, at
+        return best
 
 
 def _after(event, fn) -> None:
@@ -74,9 +78,10 @@ class FetchChain:
     __slots__ = ("moved", "floor", "done", "_left")
 
     def __init__(self, env: simpy.Environment):
-        self.moved = env.event()
-        self.floor = env.event()
-        self.done = env.event()
+        # simpy.Event(env) is env.event() without the bound-class lookup
+        self.moved = Event(env)
+        self.floor = Event(env)
+        self.done = Event(env)
         self._left = 2
 
     def moved_done(self) -> None:
@@ -279,7 +284,7 @@ class System:
             def ended(_e):
                 cost.finished_at[floor_name] = env.now
                 chain.floor_done()
-            timer = env.timeout(floor)
+            timer = Timeout(env, floor)
             timer.memsim_owner = (chain, "floor")  # read by the fast path's state signature
             timer.callbacks.append(ended)
 
@@ -306,7 +311,7 @@ class System:
             if gates[0] == 0:
                 transfers_start()
         if first:
-            timer = env.timeout(first)
+            timer = Timeout(env, first)
             timer.memsim_owner = (chain, "first")
             timer.callbacks.append(lambda _e: gate())
         else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import simpy
+from simpy import Event, Timeout
 
 
 def background_process(env: simpy.Environment, target, bandwidth_bytes_per_s: float,
@@ -28,7 +29,7 @@ def background_process(env: simpy.Environment, target, bandwidth_bytes_per_s: fl
             gap = rng.exponential(mean_gap_ps)
         else:
             gap = mean_gap_ps
-        yield _first_of(env, env.timeout(max(1, int(round(gap)))), stop)
+        yield _first_of(env, Timeout(env, max(1, int(round(gap)))), stop)
         if stop.triggered:
             return
         target.transfer(burst_bytes)
@@ -39,7 +40,7 @@ def _first_of(env: simpy.Environment, timer: simpy.Event, stop: simpy.Event) -> 
     """What ``env.any_of([timer, stop])`` does for a waiting process, without its Condition:
     an event that succeeds while the first of the two is processed (so it is scheduled at the
     same moment, in the same order among simultaneous events); its hooks are then removed."""
-    wake = env.event()
+    wake = Event(env)
 
     def fire(_event) -> None:
         if wake.triggered:
