@@ -13,6 +13,7 @@ from memsim.errors import InputError
 COUNTER_NAMES = ("loads", "stores", "hits", "misses", "evictions", "writebacks")
 COMPAT_MODES = ("default", "pycachesim", "cachegrind")
 _I64, _BOOL, _U8 = np.dtype(np.int64), np.dtype(np.bool_), np.dtype(np.uint8)
+_U64 = np.dtype(np.uint64)
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,11 @@ class Hierarchy:
         """
         # fast path for what the engine passes (1-D int64/uint64 and bool arrays): numpy's
         # builtin dtypes are singletons, so identity tests are cheap; anything else is converted
-        if type(lines) is not np.ndarray or lines.dtype is not _I64 or lines.ndim != 1:
+        if type(lines) is not np.ndarray or lines.ndim != 1:
+            lines = self._lines(lines)
+        elif lines.dtype is _U64 and lines.flags.c_contiguous:
+            lines = lines.view(_I64)  # what _lines makes of it
+        elif lines.dtype is not _I64:
             lines = self._lines(lines)
         if writes is None:
             writes = self._empty_u8

@@ -134,8 +134,18 @@ class SharedLink:
                 return
             exact = t.remaining / t.weight * t.weight / self._rate_per_ps
         else:
-            done = [t for t in active if t.remaining <= _DONE_BYTES]
-            if done:
+            # one pass: the finished transfers, and over the others (in order) the sum of the
+            # weights from 0 and the least remaining/weight — what sum() and min() would give
+            total_weight, soonest, done = 0, math.inf, None
+            for t in active:
+                if t.remaining <= _DONE_BYTES:
+                    done = [t] if done is None else done + [t]
+                    continue
+                total_weight += t.weight
+                share = t.remaining / t.weight
+                if share < soonest:
+                    soonest = share
+            if done is not None:
                 active = self._active = [t for t in active if t.remaining > _DONE_BYTES]
                 for t in done:
                     t.event.succeed()
@@ -144,8 +154,6 @@ class SharedLink:
             if self._blocked:
                 self._blocked_with_work()
                 return
-            total_weight = sum(t.weight for t in active)
-            soonest = min(t.remaining / t.weight for t in active)
             exact = soonest * total_weight / self._rate_per_ps
         # float round-off must not add a picosecond: tolerate a relative 1e-12 (see _DONE_BYTES)
         delay = max(1, math.ceil(exact * (1 - 1e-12) - 1e-6))
@@ -350,7 +358,19 @@ class LinkGroup:
         if len(self.links) == 1:
             return self.links[0].transfer(nbytes, weight, tag)
         share = nbytes / len(self.links)
-        return self.env.all_of([link.transfer(share, weight, tag) for link in self.links])
+        # what ``env.all_of`` of the shares does, without its Condition: the group's event
+        # succeeds while the last share's event is processed (so it is scheduled at the same
+        # moment, with the same order among simultaneous events)
+        done = simpy.Event(self.env)
+        left = [len(self.links)]
+
+        def part(_event) -> None:
+            left[0] -= 1
+            if left[0] == 0:
+                done.succeed()
+        for link in self.links:
+            link.transfer(share, weight, tag).callbacks.append(part)
+        return done
 
 
 def start_refresh(env: simpy.Environment, link: SharedLink, interval_ps: int, blocked_ps: int,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
+from simpy import Event, Timeout
 
 from memsim.engine.system import System
 
@@ -89,9 +90,9 @@ class _CoreState:
     shift them: ``memsim.engine.fastpath``)."""
 
     __slots__ = ("free", "ready", "pending", "fetch_wait", "compute_wait", "k", "core", "work",
-                 "prev", "waited_from", "compute_start", "computing", "exhausted")
+                 "prev", "waited_from", "compute_start", "computing", "exhausted", "shared")
 
-    def __init__(self, buffers: int, k: int = 0, core: int = 0, work=None):
+    def __init__(self, buffers: int, k: int = 0, core: int = 0, work=None, shared=False):
         self.free = buffers
         self.ready: deque = deque()     # fetched (tile, cost, key), in order, for the compute unit
         self.pending: deque = deque()   # [tile, cost, done event, chain, key] issued, not handed over
@@ -105,6 +106,11 @@ class _CoreState:
         self.compute_start = 0  # when the current compute began
         self.computing = False
         self.exhausted = False  # the fetcher met the end of the layer
+        self.shared = shared    # the core runs several streams (its compute is a resource)
+
+    def on_done(self, _event) -> None:
+        """Callback of a fetch's done event: ``flush``."""
+        self.flush()
 
     def flush(self) -> None:
         """Hand over, in issue order, every pending tile whose memory phase is done."""
@@ -243,7 +249,8 @@ class Runner:
             stats.stall_ps_by_resource["runtime"] = (stats.stall_ps_by_resource.get("runtime", 0)
                                                      + plan.fixed_ps)
         dealer = _Dealer(iter(plan.tiles()), len(cores))
-        states = [_CoreState(self.depth + 1, k, c, dealer.hand(k)) for k, c in enumerate(cores)]
+        states = [_CoreState(self.depth + 1, k, c, dealer.hand(k),
+                             self.shared_cores.get(c, 1) > 1) for k, c in enumerate(cores)]
         ctl = self.fast.layer(self, plan, stats, states) if self.fast is not None else None
         procs = [env.process(self._core(state, plan, stats, line_offset, ctl))
                  for state in states]
@@ -288,7 +295,7 @@ class Runner:
         while True:
             state.waited_from = env.now
             if not state.ready:
-                state.compute_wait = env.event()
+                state.compute_wait = Event(env)
                 yield state.compute_wait
             item = state.ready.popleft()
             if item is None:
@@ -313,7 +320,7 @@ class Runner:
             onchip = tuple((lo + line_offset, hi + line_offset) for lo, hi in plan.onchip_lines)
         while True:
             if state.free == 0:
-                state.fetch_wait = env.event()
+                state.fetch_wait = Event(env)
                 yield state.fetch_wait
             state.free -= 1
             tile = next(work, None)
@@ -336,13 +343,13 @@ class Runner:
             state.prev = chain
             self._account_memory(stats, cost, int(tile.lines.size))
             state.pending.append([tile, cost, done, chain, key])
-            done.callbacks.append(lambda _e: state.flush())
+            done.callbacks.append(state.on_done)
 
     def _compute(self, state: _CoreState, tile, plan, stats):
         env, core = self.env, state.core
         cycles = float(tile.compute_cycles) + plan.extra_cycles_per_tile
         duration = max(0, int(round(cycles * self.ps_per_cycle)))
-        if self.shared_cores.get(core, 1) > 1:
+        if state.shared:
             with self.system.cores[core].request() as req:
                 yield req
                 start = env.now
@@ -350,7 +357,7 @@ class Runner:
         else:
             state.compute_start = env.now
             if duration:
-                timer = env.timeout(duration)
+                timer = Timeout(env, duration)
                 timer.memsim_owner = state  # read by the fast path's state signature
                 state.computing = True
                 yield timer

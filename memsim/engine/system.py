@@ -20,10 +20,10 @@ is the tile's bottleneck, and the compute unit's wait is charged to it as stall.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
+from simpy import Event, Timeout
 
 from memsim.engine.links import LinkGroup, SharedLink
 from memsim.planning.onchip import backing_level
@@ -37,22 +37,30 @@ DEFAULT_CACHE_MSHRS = 16
 DEFAULT_DMA_OUTSTANDING = 64
 
 
-@dataclass
 class TileCost:
-    """What one tile's memory phase moved and where it waited (filled by ``System.fetch``)."""
+    """What one tile's memory phase moved and where it waited (filled by ``System.fetch``):
+    ``bytes_by_level`` and ``hits_by_level`` per level name, ``dram_read_bytes``,
+    ``dram_write_bytes``, the Little's-law floor ``latency_ps`` and ``finished_at`` (resource
+    name → when its part of the phase ended). A plain slotted class: one is made per tile."""
 
-    bytes_by_level: dict[str, float] = field(default_factory=dict)
-    hits_by_level: dict[str, int] = field(default_factory=dict)
-    dram_read_bytes: float = 0.0
-    dram_write_bytes: float = 0.0
-    latency_ps: int = 0
-    finished_at: dict[str, float] = field(default_factory=dict)
+    __slots__ = ("bytes_by_level", "hits_by_level", "dram_read_bytes", "dram_write_bytes",
+                 "latency_ps", "finished_at")
+
+    def __init__(self):
+        self.bytes_by_level: dict[str, float] = {}
+        self.hits_by_level: dict[str, int] = {}
+        self.dram_read_bytes = 0.0
+        self.dram_write_bytes = 0.0
+        self.latency_ps = 0
+        self.finished_at: dict[str, float] = {}
 
     def bottleneck(self) -> str:
         """The resource that finished last ('latency:<level>' for a latency floor)."""
-        if not self.finished_at:
-            return "none"
-        return max(self.finished_at.items(), key=lambda kv: kv[1])[0]
+        best, latest = "none", None
+        for name, at in self.finished_at.items():  # the first of equal maxima, as max() picks
+            if latest is None or at > latest:
+                best, latest = name, at
+        return best
 
 
 def _after(event, fn) -> None:
@@ -70,9 +78,10 @@ class FetchChain:
     __slots__ = ("moved", "floor", "done", "_left")
 
     def __init__(self, env: simpy.Environment):
-        self.moved = env.event()
-        self.floor = env.event()
-        self.done = env.event()
+        # simpy.Event(env) is env.event() without the bound-class lookup
+        self.moved = Event(env)
+        self.floor = Event(env)
+        self.done = Event(env)
         self._left = 2
 
     def moved_done(self) -> None:
@@ -124,6 +133,14 @@ class System:
         caches = [lvl for lvl in self.levels if lvl.kind == "cache"]
         self._dram_mshrs = (caches[-1].mshrs or DEFAULT_CACHE_MSHRS) if caches else DEFAULT_DMA_OUTSTANDING
         self.key_parts: list | None = None  # see plan()
+        # (name, outstanding requests, latency) of every cache level, innermost first, and the
+        # DRAM latency: what every tile's latency floor reads
+        self._floor_levels = [(name, self._mshrs[name], self._latency[name])
+                              for name in self.cache_names]
+        self._dram_latency = hw.memory.dram.latency_ps
+        # per core: (level name, its port) of every cache level, innermost first (plan())
+        self._cache_ports = [[(name, self.ports[name][c]) for name in self.cache_names]
+                             for c in range(cores)]
 
     def links(self) -> list[SharedLink]:
         """Every link of the system, each once, in a fixed order (ports, DRAM, codecs)."""
@@ -139,6 +156,17 @@ class System:
     def port_bandwidth(self, level: str) -> float:
         """Bandwidth of one port of ``level`` in bytes/s."""
         return self.ports[level][0].bandwidth_bytes_per_s
+
+    def _cache_counts(self, core: int, lines: np.ndarray, writes: np.ndarray):
+        """``_counts`` with caches, as Python ints: (hits list, accesses list, DRAM line reads,
+        DRAM line writes)."""
+        counts = self.hierarchy.access(core, lines, writes)
+        if self.key_parts is not None:
+            self.key_parts.append(counts.tobytes())
+        rows = counts.tolist()
+        n = len(self.cache_names)
+        return ([row[2] for row in rows[:n]], [row[0] + row[1] for row in rows[:n]],
+                rows[n][0], rows[n][1])
 
     def _counts(self, core: int, lines: np.ndarray, writes: np.ndarray):
         """Per cache level (hits, accesses) and DRAM (reads, writes) in lines."""
@@ -200,23 +228,30 @@ class System:
         line = self.line_bytes
         codec: dict = {}
         if segments is None:
-            hits, accesses, dram_reads, dram_writes, backing_lines = self._run_counts(
-                core, lines, writes, onchip)
+            if self.backing is not None and onchip or self.hierarchy is None \
+                    or not self.cache_names:
+                hits, accesses, dram_reads, dram_writes, backing_lines = self._run_counts(
+                    core, lines, writes, onchip)
+                hits, accesses = hits.tolist(), accesses.tolist()  # the same integers, as ints
+            else:  # the common case: _run_counts → _counts, in Python ints
+                hits, accesses, dram_reads, dram_writes = self._cache_counts(core, lines, writes)
+                backing_lines = 0
             cost.dram_read_bytes = float(dram_reads) * line
             cost.dram_write_bytes = float(dram_writes) * line
         else:
             hits, accesses, dram_reads, backing_lines = self._segment_counts(
                 core, lines, writes, onchip, segments, cost, codec)
-        hits, accesses = hits.tolist(), accesses.tolist()  # the same integers, as Python ints
+            hits, accesses = hits.tolist(), accesses.tolist()  # the same integers, as ints
         transfers: list[tuple[str, object, float]] = []
-        for j, name in enumerate(self.cache_names):
+        by_level, hits_by_level = cost.bytes_by_level, cost.hits_by_level
+        for j, (name, port) in enumerate(self._cache_ports[core]):
             nbytes = float(accesses[j]) * line
             if name == target:
                 nbytes += inner_bytes
-            cost.bytes_by_level[name] = nbytes
-            cost.hits_by_level[name] = int(hits[j])
+            by_level[name] = nbytes
+            hits_by_level[name] = hits[j]
             if nbytes > 0:
-                transfers.append((name, self.ports[name][core], nbytes))
+                transfers.append((name, port, nbytes))
         if target is not None and target not in self.cache_names:
             # A scratchpad: the DMA fills it with the tile's lines; the core reads it inner_bytes.
             nbytes = float(lines.size) * line + inner_bytes
@@ -249,7 +284,7 @@ class System:
             def ended(_e):
                 cost.finished_at[floor_name] = env.now
                 chain.floor_done()
-            timer = env.timeout(floor)
+            timer = Timeout(env, floor)
             timer.memsim_owner = (chain, "floor")  # read by the fast path's state signature
             timer.callbacks.append(ended)
 
@@ -276,7 +311,7 @@ class System:
             if gates[0] == 0:
                 transfers_start()
         if first:
-            timer = env.timeout(first)
+            timer = Timeout(env, first)
             timer.memsim_owner = (chain, "first")
             timer.callbacks.append(lambda _e: gate())
         else:
@@ -360,7 +395,7 @@ class System:
     def _first_latency(self, hits, dram_reads: int) -> int:
         """Latency of the deepest level that serves any of the tile's reads."""
         if dram_reads:
-            return int(self.hw.memory.dram.latency_ps)
+            return int(self._dram_latency)
         for j in range(len(self.cache_names) - 1, -1, -1):
             if hits[j]:
                 return int(self._latency[self.cache_names[j]])
@@ -370,11 +405,11 @@ class System:
                        target: str | None) -> tuple[int, str]:
         """Little's-law floor ``Σ ceil(n/m)·t`` over levels, and the level contributing most."""
         total, worst, worst_ps = 0, "dram", -1
-        for j, name in enumerate(self.cache_names):
+        for j, (name, mshrs, latency) in enumerate(self._floor_levels):
             n = int(hits[j])
             if n:
-                m = self._mshrs[name] if mlp is None else max(1, min(self._mshrs[name], mlp))
-                part = math.ceil(n / m) * self._latency[name]
+                m = mshrs if mlp is None else max(1, min(mshrs, mlp))
+                part = math.ceil(n / m) * latency
                 total += part
                 if part > worst_ps:
                     worst, worst_ps = name, part
@@ -385,7 +420,7 @@ class System:
                 m = self._dram_mshrs
             if mlp is not None and not dma:
                 m = max(1, min(m, mlp))
-            part = math.ceil(dram_reads / m) * self.hw.memory.dram.latency_ps
+            part = math.ceil(dram_reads / m) * self._dram_latency
             total += part
             if part > worst_ps:
                 worst = "dram"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import simpy
-
+from simpy import Event, Timeout
 
 
 def background_process(env: simpy.Environment, target, bandwidth_bytes_per_s: float,
@@ -29,8 +29,29 @@ def background_process(env: simpy.Environment, target, bandwidth_bytes_per_s: fl
             gap = rng.exponential(mean_gap_ps)
         else:
             gap = mean_gap_ps
-        yield env.any_of([env.timeout(max(1, int(round(gap)))), stop])
+        yield _first_of(env, Timeout(env, max(1, int(round(gap)))), stop)
         if stop.triggered:
             return
         target.transfer(burst_bytes)
         counter["bytes"] = counter.get("bytes", 0) + burst_bytes
+
+
+def _first_of(env: simpy.Environment, timer: simpy.Event, stop: simpy.Event) -> simpy.Event:
+    """What ``env.any_of([timer, stop])`` does for a waiting process, without its Condition:
+    an event that succeeds while the first of the two is processed (so it is scheduled at the
+    same moment, in the same order among simultaneous events); its hooks are then removed."""
+    wake = Event(env)
+
+    def fire(_event) -> None:
+        if wake.triggered:
+            return
+        wake.succeed()
+        for event in (timer, stop):
+            if event.callbacks and fire in event.callbacks:
+                event.callbacks.remove(fire)
+    for event in (timer, stop):
+        if event.callbacks is None:  # already processed
+            fire(event)
+        else:
+            event.callbacks.append(fire)
+    return wake

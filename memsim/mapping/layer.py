@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable, Iterator
@@ -23,9 +24,11 @@ from memsim.strategies.segments import MemorySegments, Run, merge_runs
 
 #: Per-op line cache limit for re-fetched footprints (bytes of uint64 line arrays).
 _LINE_CACHE_BYTES = 64 << 20
+#: Per-op limit of shared write-flag arrays (one per distinct sequence of part sizes).
+_WRITES_CACHE_ENTRIES = 4096
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Tile:
     """One tile step of an op on one core.
 
@@ -53,6 +56,15 @@ class Tile:
     segments: MemorySegments | None = None
     core: int | None = None
 
+    def __init__(self, macs: float, compute_cycles: float, lines: np.ndarray, writes: np.ndarray,
+                 inner_bytes: int, dma: bool, index: int = 0, mlp: int | None = None,
+                 segments: MemorySegments | None = None):
+        # the dataclass's own __init__, with one dict update instead of an object.__setattr__
+        # per field (one Tile is made per tile step, and again by dataclasses.replace)
+        self.__dict__.update(macs=macs, compute_cycles=compute_cycles, lines=lines,
+                             writes=writes, inner_bytes=inner_bytes, dma=dma, index=index,
+                             mlp=mlp, segments=segments)
+
 
 #: per operand: (DRAM bytes per plain byte, decompressor bytes/s or None, cycles/element at core)
 PLAIN_COST = (1.0, None, 0.0)
@@ -63,9 +75,10 @@ class LayerMapping:
     """How one op runs on the hardware (docs/architecture.md, memsim.mapping).
 
     ``tile_cycles(box, points)`` gives a tile's compute cycles on one core (``box``: per dim
-    ``(start, extent)``; ``points``: its iteration count); ``lanes`` the SIMD lanes (array
-    columns on a systolic unit) and ``lane_unroll`` the spatial unroll over them (empty on the
-    systolic array, where ``unroll`` holds the array shape). ``extra_cycles_per_tile``: compute
+    ``(start, extent)``; ``points``: its iteration count); it may depend on the box's extents
+    only, not its position (the tile stream evaluates it once per extent class); ``lanes``
+    the SIMD lanes (array columns on a systolic unit) and ``lane_unroll`` the spatial unroll
+    over them (empty on the systolic array, where ``unroll`` holds the array shape). ``extra_cycles_per_tile``: compute
     cycles the engine adds to every tile (0 from the mapper; a later pass such as a runtime
     model may set it); ``fixed_ps`` the time waited before the tiles (same).
     """
@@ -179,55 +192,83 @@ class _TileStream:
         skip = m.skip_operands
         self.groups = {role: [i for i, o in enumerate(m.operands) if o.role == role and i not in skip]
                        for role in ("input", "weight", "output")}
+        self.reads = self.groups["input"] + self.groups["weight"]
+        self.outs = self.groups["output"]
+        self.rw = [o.access.mode == "rw" for o in m.operands]
+        # operand i's tile key from the tile's loop indices (its dims' indices, in loop order)
+        self.keys = [_key_getter([order.index(d) for d in rel]) for rel in self.rel]
+        self.writes_cache: dict = {}
 
     def tiles(self) -> Iterator[Tile]:
+        """The tiles in loop order. What repeats across tiles is computed once per layer:
+        every dim's (start, extent) per tile index, and per extent class the inner cost and the
+        compute cycles (``tile_cycles`` depends on the box's extents only)."""
         m, order = self.m, self.order
-        dims = m.dims
-        nt = n_tiles_of(dims, m.tile)
+        dims, tile = m.dims, m.tile
+        nt = n_tiles_of(dims, tile)
         iters = m.op.loops.iterations
-        for n, ks in enumerate(itertools.product(*[range(nt[d]) for d in order])):
-            kd = dict(zip(order, ks))
-            box = {d: (kd[d] * m.tile[d], min(m.tile[d], dims[d] - kd[d] * m.tile[d]))
-                   for d in order}
-            parts = self._parts(kd, box)
-            lines, writes = _concat(parts)
-            points = math.prod(b[1] for b in box.values())
-            macs = m.macs * points / iters if iters else 0.0
-            ext = tuple(box[d][1] for d in order)
-            inner = self.inner_cache.get(ext)
-            if inner is None:
-                inner = self.inner_cache[ext] = m._inner(dict(zip(order, ext)), box, points)
-            yield Tile(macs=macs, compute_cycles=m.tile_cycles(box, points) + inner[1],
-                       lines=lines, writes=writes, inner_bytes=inner[0], dma=m.dma, index=n,
-                       mlp=m.mlp, segments=self._segments(parts))
+        ranges = [range(nt[d]) for d in order]
+        spans = [[(k * tile[d], min(tile[d], dims[d] - k * tile[d])) for k in range(nt[d])]
+                 for d in order]
+        extents = [[b[1] for b in sp] for sp in spans]
+        per_ext: dict = {}  # extents -> (points, macs, inner bytes, compute cycles)
+        dma, mlp = m.dma, m.mlp
+        walk = zip(itertools.count(), itertools.product(*ranges), itertools.product(*spans),
+                   itertools.product(*extents))
+        for n, ks, boxes, ext in walk:
+            box = dict(zip(order, boxes))
+            parts = self._parts(ks, box)
+            lines, writes = self._concat(parts)
+            known = per_ext.get(ext)
+            if known is None:
+                points = math.prod(ext)
+                macs = m.macs * points / iters if iters else 0.0
+                inner = self.inner_cache.get(ext)
+                if inner is None:
+                    inner = self.inner_cache[ext] = m._inner(dict(zip(order, ext)), box, points)
+                known = per_ext[ext] = (macs, inner[0], m.tile_cycles(box, points) + inner[1])
+            yield Tile(macs=known[0], compute_cycles=known[2], lines=lines, writes=writes,
+                       inner_bytes=known[1], dma=dma, index=n, mlp=mlp,
+                       segments=self._segments(parts))
 
-    def _parts(self, kd: dict, box: dict) -> list:
-        """``(lines, is_write, operand index)`` of one tile: reads of the inputs and weights
-        whose footprint changed, partial-sum reads of outputs seen before, output writes."""
+    def _parts(self, ks: tuple, box: dict) -> list:
+        """``(lines, is_write, operand index)`` of one tile (``ks``: its index per loop of
+        ``order``): reads of the inputs and weights whose footprint changed, partial-sum reads
+        of outputs seen before, output writes."""
         parts = []
-        for i in self.groups["input"] + self.groups["weight"]:
-            key = self._moved(i, kd)
-            if key is not None:
+        keys, last = self.keys, self.last_key
+        for i in self.reads:
+            key = keys[i](ks)
+            if key != last[i]:
+                last[i] = key
                 parts.append((self._lines(i, key, box), False, i))
         out_reads, out_writes = [], []
-        for i in self.groups["output"]:
-            key = self._moved(i, kd)
-            if key is None:
+        for i in self.outs:
+            key = keys[i](ks)
+            if key == last[i]:
                 continue
+            last[i] = key
             lines = self._lines(i, key, box)
-            if key in self.seen_out[i] or self.m.operands[i].access.mode == "rw":
+            seen = self.seen_out[i]
+            if key in seen or self.rw[i]:
                 out_reads.append((lines, False, i))
-            self.seen_out[i].add(key)
+            seen.add(key)
             out_writes.append((lines, True, i))
         return parts + out_reads + out_writes
 
-    def _moved(self, i: int, kd: dict):
-        """Operand ``i``'s tile key when it differs from the previous tile's, else None."""
-        key = tuple(kd[d] for d in self.rel[i])
-        if key == self.last_key[i]:
-            return None
-        self.last_key[i] = key
-        return key
+    def _concat(self, parts) -> tuple[np.ndarray, np.ndarray]:
+        """The tile's lines and write flags; flag arrays are shared between tiles of the same
+        part sizes (nothing writes into a tile's arrays)."""
+        if not parts:
+            return np.empty(0, np.uint64), np.empty(0, bool)
+        lines = np.concatenate([p[0] for p in parts])
+        shape = tuple((p[0].size, p[1]) for p in parts)
+        writes = self.writes_cache.get(shape)
+        if writes is None:
+            writes = np.repeat(np.array([p[1] for p in parts], bool), [p[0].size for p in parts])
+            if len(self.writes_cache) < _WRITES_CACHE_ENTRIES:
+                self.writes_cache[shape] = writes
+        return lines, writes
 
     def _segments(self, parts) -> MemorySegments | None:
         if not (self.tagged and parts):
@@ -252,9 +293,13 @@ class _TileStream:
         return lines
 
 
-def _concat(parts) -> tuple[np.ndarray, np.ndarray]:
-    if not parts:
-        return np.empty(0, np.uint64), np.empty(0, bool)
-    lines = np.concatenate([p[0] for p in parts])
-    writes = np.repeat(np.array([p[1] for p in parts], bool), [p[0].size for p in parts])
-    return lines, writes
+
+def _key_getter(positions: list):
+    """A function of a tile's loop-index tuple returning the indices at ``positions`` (a
+    tuple; the empty tuple for an operand that no loop moves)."""
+    if not positions:
+        return lambda ks: ()
+    if len(positions) == 1:
+        pos = positions[0]
+        return lambda ks: (ks[pos],)
+    return operator.itemgetter(*positions)
