@@ -58,12 +58,12 @@ class Tile:
 
     def __init__(self, macs: float, compute_cycles: float, lines: np.ndarray, writes: np.ndarray,
                  inner_bytes: int, dma: bool, index: int = 0, mlp: int | None = None,
-                 segments: MemorySegments | None = None):
+                 segments: MemorySegments | None = None, core: int | None = None):
         # the dataclass's own __init__, with one dict update instead of an object.__setattr__
         # per field (one Tile is made per tile step, and again by dataclasses.replace)
         self.__dict__.update(macs=macs, compute_cycles=compute_cycles, lines=lines,
                              writes=writes, inner_bytes=inner_bytes, dma=dma, index=index,
-                             mlp=mlp, segments=segments)
+                             mlp=mlp, segments=segments, core=core)
 
 
 #: per operand: (DRAM bytes per plain byte, decompressor bytes/s or None, cycles/element at core)
