@@ -68,8 +68,11 @@ class BlockedLayer:
         self.stream, self.border, self.threads = stream, border, threads
         main = stream.n_tiles if stream is not None else layer.n_tiles
         self.n_tiles = main + (min(threads, border.c) if border is not None else 0)
-        self.memo_key = (layer.memo_key, stream and (stream.at_base, stream.ws_base),
-                         border and (border.dst_base, border.pads))
+        # everything the tiles depend on beyond the wrapped layer (a sweep shares mappings
+        # between points that may differ in threads or caches)
+        self.memo_key = (layer.memo_key, threads,
+                         stream and (stream.blk, stream.at_base, stream.ws_base, stream.geo),
+                         border)
 
     def __getattr__(self, name):
         return getattr(self._layer, name)
