@@ -159,6 +159,20 @@ def test_fusion_drops_activations_and_tensorrt_also_residual_adds():
     assert fused_ops(g, get_profile("generic", "cpu")) == set()
 
 
+def test_tensorrt_launches_fused_attention_and_one_qkv_gemm_per_layer():
+    """Issue 14: per BERT layer TensorRT launches one QKV GEMM (k and v ride with q) and one
+    fused attention kernel (softmax and context ride with the scores): 4 ops per layer without
+    a launch of their own; CNNs have none; other runtimes launch every op."""
+    from memsim.runtime.apply import merged_launches
+    g = build("bert_base", dtype="int8").fold_batchnorm()
+    trt = merged_launches(g, get_profile("tensorrt", "gpu"))
+    assert trt == {f"encoder.{i}.attn.{n}" for i in range(12)
+                   for n in ("k", "v", "softmax", "context")}
+    assert merged_launches(g, get_profile("ncnn", "gpu")) == set()
+    cnn = build("resnet18", dtype="int8").fold_batchnorm()
+    assert merged_launches(cnn, get_profile("tensorrt", "gpu")) == set()
+
+
 def test_edge_tpu_packs_depthwise_channels_across_the_columns():
     hw = load_hardware(HW / "coral-edge-tpu.yaml")
     g = build("mobilenet_v2", dtype="int8").fold_batchnorm()

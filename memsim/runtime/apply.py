@@ -112,11 +112,15 @@ def apply(mappings: list, graph, hardware, settings: RuntimeSettings) -> list:
     if prof.is_identity:
         return mappings
     fused = fused_ops(graph, prof)
+    merged = merged_launches(graph, prof)
     out = []
     for m in mappings:
         if m.op.name in fused:
             continue
-        out.append(RuntimeLayer(m, decide(m, graph, hardware, prof, settings.threads)))
+        d = decide(m, graph, hardware, prof, settings.threads)
+        if m.op.name in merged:
+            d = replace(d, fixed_s=0.0)
+        out.append(RuntimeLayer(m, d))
     if prof.blocked_gemm:
         out = blocked_layers(out, mappings, graph, hardware, settings.threads)
     return out
@@ -145,6 +149,36 @@ def fused_ops(graph, prof: RuntimeProfile) -> set[str]:
                 heads.add(op.name)
                 break
     return fused
+
+
+def merged_launches(graph, prof: RuntimeProfile) -> set[str]:
+    """Names of ops that run inside another op's kernel (``prof.fuse_attention``): no launch
+    of their own, their work and traffic stay.
+
+    Fused attention: a softmax whose input is written by a batch matmul and read only by it, and
+    the batch matmul that is the softmax's only reader (scores·softmax·context, one kernel).
+    One QKV GEMM: of the matmuls reading the same input with weights of the same shape, all but
+    the first in graph order.
+    """
+    if not prof.fuse_attention:
+        return set()
+    merged: set[str] = set()
+    first_by_input: dict[tuple, str] = {}
+    for op in graph.ops:
+        if op.kind == "softmax" and op.inputs:
+            prod = graph.producer(op.inputs[0])
+            readers = graph.consumers(op.outputs[0]) if op.outputs else []
+            if (prod is not None and prod.kind == "batch_matmul"
+                    and len(graph.consumers(op.inputs[0])) == 1 and len(readers) == 1
+                    and readers[0].kind == "batch_matmul"):
+                merged.update({op.name, readers[0].name})
+        elif op.kind == "matmul" and op.inputs and op.weights:
+            key = (op.inputs[0], tuple(graph.tensors[w].shape for w in op.weights))
+            if key in first_by_input:
+                merged.add(op.name)
+            else:
+                first_by_input[key] = op.name
+    return merged
 
 
 def algorithm_of(op, prof: RuntimeProfile, bits: int = 32) -> Algorithm:
