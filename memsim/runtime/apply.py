@@ -217,7 +217,8 @@ def decide(m, graph, hardware, prof: RuntimeProfile, threads: int) -> Decision:
         scale *= split_ratio(m, graph, hardware, alg.kernel, threads)
     # written once, read once (a blocked layer simulates its buffers line by line instead)
     extra = 0 if blocked else int(math.ceil(2 * alg.extra_elements * bits / 8))
-    fixed = layer_fixed_s(prof.op_overhead_s, threads, prof.barrier_s)
+    launches = prof.winograd_dispatches if alg.kernel == "winograd" else 1
+    fixed = layer_fixed_s(prof.op_overhead_s * launches, threads, prof.barrier_s)
     return Decision(alg.name, alg.kernel, scale, fixed, extra, alg)
 
 
@@ -283,11 +284,11 @@ def _gpu_factor(m, hardware, prof: RuntimeProfile, element_bytes: float) -> floa
         # replace that by the thread-block one
         shape = gemm_shape_of(m.op)
         _, eff = best_block(shape.npx, shape.nf, shape.groups, comp.cores,
-                            needed_intensity(hardware, getattr(m, "_lanes", 0), element_bytes))
+                            needed_intensity(hardware, m.lanes, element_bytes))
         factor *= wave_efficiency(m.n_tiles, comp.cores) / eff
     if not prof.tensor_cores:
         vector = comp.macs_per_cycle.get("fp32")
-        lanes = getattr(m, "_lanes", None)
+        lanes = m.lanes
         if vector and lanes and lanes > vector:
             factor *= lanes / vector
     return factor

@@ -52,6 +52,8 @@ class RuntimeProfile:
     fused multi-head attention, scores·softmax·context in one kernel, and one QKV GEMM for the
     projections that read the same input): the merged ops keep their work and traffic but pay
     no ``op_overhead_s`` of their own (``apply.merged_launches``).
+    ``winograd_dispatches``: kernels one Winograd convolution launches, each paying
+    ``op_overhead_s`` (ncnn Vulkan: input transform, batched GEMM, output transform, 3).
     ``conv_rule``: how the Winograd variant is chosen (``"fewest"``: the fewest multiplies;
     ``"ncnn"``: ncnn's channel rule, ``algorithms.choose_conv``). ``blocked_gemm``: the runtime
     runs GEMM-class convolutions as its own blocked GEMM (``"ncnn"``:
@@ -78,6 +80,7 @@ class RuntimeProfile:
     conv_rule: str = "fewest"
     blocked_gemm: str | None = None
     fuse_attention: bool = False
+    winograd_dispatches: int = 1
 
     @property
     def is_identity(self) -> bool:
@@ -139,10 +142,14 @@ PROFILES: dict[str, dict[str, RuntimeProfile]] = {
         # ncnn Vulkan: compute shaders on the CUDA cores (no tensor cores in 2022 builds; fp16
         # storage/arithmetic); GA10x runs non-tensor fp16 at the fp32 rate (NVIDIA Ampere GA102
         # whitepaper, peak FP16 non-tensor = FP32). One dispatch plus a pipeline barrier per
-        # layer: 30 µs (estimate); shader GEMM 0.5 of the CUDA-core peak (estimate).
+        # layer: 30 µs (estimate); shader GEMM 0.5 of the CUDA-core peak (estimate). A Winograd
+        # conv is three dispatches (src/layer/vulkan/shader/
+        # convolution_3x3s1d1_winograd{23,43}_transform_input.comp, _winograd_gemm.comp,
+        # _transform_output.comp, recorded by convolution_vulkan.cpp), each with its barrier.
         "gpu": RuntimeProfile("ncnn", "gpu", _eff(0.5, 0.5, 0.5, 0.3, 1.0),
                               op_overhead_s=30e-6, winograd_tiles=(2, 4), im2col=True,
-                              fuse=True, gpu_block=(64, 64), tensor_cores=False),
+                              fuse=True, gpu_block=(64, 64), tensor_cores=False,
+                              winograd_dispatches=3),
     },
     # XNNPACK (TFLite's CPU delegate): indirect-GEMM convolutions, no Winograd (Dukhan, "The
     # indirect convolution algorithm", arXiv:1907.02129), fused activations; pthreadpool
