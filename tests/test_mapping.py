@@ -200,6 +200,31 @@ def test_tiles_at_least_cores_and_working_set_fits():
         assert working_set_bytes(m.operands, m.tile) <= 2048   # half of 4 KiB (prefetch 1)
 
 
+def test_gpu_sms_each_get_a_tile_of_a_small_layer():
+    """Issue 14: an SM's 2048 lanes unroll over two dims of output pixels, and unroll-multiple
+    tiles of a 14x14 depthwise layer are fewer than 108 SMs (the rule off); the GPU tile search
+    splits below the unroll until every SM has a tile (ceil(D/t) tiles per dim, product >= SMs)."""
+    from memsim.mapping.loops import classify_dims
+    from memsim.mapping.mapper import lane_dim
+    from memsim.mapping.tiling import best_mapping, n_tiles_of
+    from memsim.mapping.unroll import auto_spatial
+    b = GraphBuilder("dw")
+    x = b.input("x", (1, 64, 14, 14))
+    y = b.conv(x, 64, 3, pad=1, groups=64, bias=False)
+    g = b.finish([y])
+    gpu = hardware(l1="128 KiB", cores=108, mpc=2048)
+    m = map_graph(g, gpu, SimpleAddressMap(g))[0]
+    dims = dict(m.op.loops.dims)
+    assert m.n_tiles == math.prod(n_tiles_of(dims, m.tile).values()) >= 108
+    assert m.n_tiles < 2 * 108                   # halving stops once there are enough
+    # the same search without the rule stops at the unroll (the cause: tiles >= 32x64 pixels)
+    unroll = auto_spatial(dims, 2048, prefer=lane_dim(m.op, classify_dims(m.op)))
+    for below in (False, True):
+        _, _, tile, _ = best_mapping(m.operands, dims, classify_dims(m.op), ("ws", "os", "is"),
+                                     64 * 1024, 108, unroll, split_below_unroll=below)
+        assert (math.prod(n_tiles_of(dims, tile).values()) >= 108) == below
+
+
 # ----------------------------------------------------------------------------- re-fetch
 
 def _aligned_matmul():

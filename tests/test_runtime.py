@@ -101,6 +101,26 @@ def test_decision_scales_compute_by_true_multiplies_and_charges_the_tile_bytes()
     assert d.fixed_s == pytest.approx(prof.op_overhead_s + 2 * prof.barrier_s)
 
 
+def test_ncnn_vulkan_winograd_is_three_dispatches_on_the_vector_cores():
+    """Issue 14: a Winograd conv under ncnn Vulkan launches three shaders (input transform,
+    GEMM, output transform), each paying the dispatch cost; without tensor-core kernels its
+    compute runs at the SM's fp32 vector rate (Orin: 1024 fp16 tensor MACs vs 128 fp32 lanes)."""
+    g = build("resnet18", dtype="fp16").fold_batchnorm()
+    op = next(o for o in g.ops if o.name == "layer1.0.1.conv")
+
+    class M:  # the attributes decide() reads of a mapping
+        pass
+    m = M()
+    m.op, m.spill, m.lanes, m.n_tiles = op, (0, 0, 1), 1024, 16
+    hw = load_hardware(HW / "jetson-agx-orin-64gb.yaml")
+    prof = get_profile("ncnn", "gpu")
+    d = decide(m, g, hw, prof, threads=1)
+    assert d.algorithm.startswith("winograd")
+    assert d.fixed_s == pytest.approx(3 * prof.op_overhead_s)
+    tensor = decide(m, g, hw, dataclasses.replace(prof, tensor_cores=True), threads=1)
+    assert d.compute_scale / tensor.compute_scale == pytest.approx(1024 / 128)
+
+
 # ------------------------------------------------------------------ closed forms
 
 def test_barrier_wave_and_register_block_closed_forms():
@@ -157,6 +177,20 @@ def test_fusion_drops_activations_and_tensorrt_also_residual_adds():
     assert relus - trt == set() and adds <= trt
     assert len(relus & ncnn) == len(relus) - len(adds)
     assert fused_ops(g, get_profile("generic", "cpu")) == set()
+
+
+def test_tensorrt_launches_fused_attention_and_one_qkv_gemm_per_layer():
+    """Issue 14: per BERT layer TensorRT launches one QKV GEMM (k and v ride with q) and one
+    fused attention kernel (softmax and context ride with the scores): 4 ops per layer without
+    a launch of their own; CNNs have none; other runtimes launch every op."""
+    from memsim.runtime.apply import merged_launches
+    g = build("bert_base", dtype="int8").fold_batchnorm()
+    trt = merged_launches(g, get_profile("tensorrt", "gpu"))
+    assert trt == {f"encoder.{i}.attn.{n}" for i in range(12)
+                   for n in ("k", "v", "softmax", "context")}
+    assert merged_launches(g, get_profile("ncnn", "gpu")) == set()
+    cnn = build("resnet18", dtype="int8").fold_batchnorm()
+    assert merged_launches(cnn, get_profile("tensorrt", "gpu")) == set()
 
 
 def test_edge_tpu_packs_depthwise_channels_across_the_columns():

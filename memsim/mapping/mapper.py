@@ -209,8 +209,11 @@ def map_op(graph, op, hw, address, strategies=None, tensor_bytes=None, cores=Non
     unroll = _spatial_unroll(strategies.unroll.spatial, dims, lanes, ld, systolic)
     usable = view.usable_bytes(cores, strategies.prefetch.depth)
     operands = operands_of(graph, op, address, tensor_bytes, view.line_bytes)
+    # a GPU SM (more lanes than WIDE_SIMD_LANES) splits small layers below the unroll so that
+    # every SM gets a tile (tiling.search_tile)
     df, order, tile, _ = best_mapping(operands, dims, cls, _dataflows(strategies.reuse.dataflow, comp),
-                                      usable, cores, unroll)
+                                      usable, cores, unroll,
+                                      split_below_unroll=not systolic and lanes > WIDE_SIMD_LANES)
     if unroll and not systolic and any(tile[d] < u and tile[d] < dims[d] for d, u in unroll.items()):
         # No tile that holds the unroll fits the target level (e.g. 1024 GPU lanes over one
         # dim): spread the lanes over the tile's own extents instead.

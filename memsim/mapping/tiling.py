@@ -243,13 +243,20 @@ def _cheapest_halving(tile: dict, candidates, unroll: dict, key):
 
 
 def search_tile(operands, dims: dict, order: tuple, capacity_bytes: int, cores: int = 1,
-                unroll: dict | None = None, parallel_dims: tuple = ()) -> dict:
+                unroll: dict | None = None, parallel_dims: tuple = (),
+                split_below_unroll: bool = False) -> dict:
     """Tile sizes minimising analytic traffic with the working set within ``capacity_bytes``.
 
     Greedy descent from the whole layer: while the tile does not fit, halve the dim whose halving
     costs least traffic; then split ``parallel_dims`` until there are at least ``cores`` tiles
     (where the layer allows); then try doubling each dim back while it fits and lowers traffic.
     Unrolled dims keep tiles that are multiples of their unroll factor (or the whole extent).
+    ``split_below_unroll`` (GPU SMs, whose thousands of lanes make unroll-multiple tiles so large
+    that a small layer has fewer of them than SMs): when the unroll-multiple split stops short
+    of ``cores`` tiles, the parallel dims are split further, below their unroll factors (the
+    mapper then spreads the lanes over the tile's own extents), so every SM gets a tile where
+    the layer has that many output points — as a GPU runtime launches at least one thread
+    block per SM where it can.
     """
     unroll = unroll or {}
     tile = dict(dims)
@@ -271,10 +278,13 @@ def search_tile(operands, dims: dict, order: tuple, capacity_bytes: int, cores: 
     if unroll and not fits(tile):
         # Tiles that are multiples of the unroll factors cannot fit (e.g. 1024 GPU lanes over one
         # dim): drop the constraint; lane utilisation is computed from the layer's dims anyway.
-        return search_tile(operands, dims, order, capacity_bytes, cores, None, parallel_dims)
+        return search_tile(operands, dims, order, capacity_bytes, cores, None, parallel_dims,
+                           split_below_unroll)
 
     while count(tile) < cores:
         cand = _cheapest_halving(tile, parallel_dims, unroll, cost)
+        if cand is None and split_below_unroll and unroll:
+            cand = _cheapest_halving(tile, parallel_dims, {}, cost)
         if cand is None:
             break
         tile = cand
@@ -297,13 +307,15 @@ def search_tile(operands, dims: dict, order: tuple, capacity_bytes: int, cores: 
 
 
 def best_mapping(operands, dims: dict, cls: DimClasses, dataflows, capacity_bytes: int,
-                 cores: int = 1, unroll: dict | None = None):
-    """Best (dataflow, order, tile, traffic bytes) over the candidate dataflows and their orders."""
+                 cores: int = 1, unroll: dict | None = None, split_below_unroll: bool = False):
+    """Best (dataflow, order, tile, traffic bytes) over the candidate dataflows and their orders
+    (``split_below_unroll``: see :func:`search_tile`)."""
     parallel = cls.group + cls.filter + cls.pixel
     best = None
     for df in dataflows:
         for order in loop_orders(cls, df):
-            tile = search_tile(operands, dims, order, capacity_bytes, cores, unroll, parallel)
+            tile = search_tile(operands, dims, order, capacity_bytes, cores, unroll, parallel,
+                               split_below_unroll)
             cost = _cost(operands, dims, tile, order)
             if best is None or cost < best[3]:
                 best = (df, order, tile, cost)

@@ -14,7 +14,7 @@ they wrap, with scaled tile compute cycles, the extra bytes on each tile's inner
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from memsim.mapping.compute import GemmShape, gemm_shape_of, systolic_cycles
 from memsim.mapping.layer import Tile
@@ -114,11 +114,15 @@ def apply(mappings: list, graph, hardware, settings: RuntimeSettings) -> list:
     if prof.is_identity:
         return mappings
     fused = fused_ops(graph, prof)
+    merged = merged_launches(graph, prof)
     out = []
     for m in mappings:
         if m.op.name in fused:
             continue
-        out.append(RuntimeLayer(m, decide(m, graph, hardware, prof, settings.threads)))
+        d = decide(m, graph, hardware, prof, settings.threads)
+        if m.op.name in merged:
+            d = replace(d, fixed_s=0.0)
+        out.append(RuntimeLayer(m, d))
     if prof.blocked_gemm or prof.border_copy:
         out = blocked_layers(out, mappings, graph, hardware, settings.threads,
                              bool(prof.blocked_gemm), prof.border_copy)
@@ -148,6 +152,36 @@ def fused_ops(graph, prof: RuntimeProfile) -> set[str]:
                 heads.add(op.name)
                 break
     return fused
+
+
+def merged_launches(graph, prof: RuntimeProfile) -> set[str]:
+    """Names of ops that run inside another op's kernel (``prof.fuse_attention``): no launch
+    of their own, their work and traffic stay.
+
+    Fused attention: a softmax whose input is written by a batch matmul and read only by it, and
+    the batch matmul that is the softmax's only reader (scores·softmax·context, one kernel).
+    One QKV GEMM: of the matmuls reading the same input with weights of the same shape, all but
+    the first in graph order.
+    """
+    if not prof.fuse_attention:
+        return set()
+    merged: set[str] = set()
+    first_by_input: dict[tuple, str] = {}
+    for op in graph.ops:
+        if op.kind == "softmax" and op.inputs:
+            prod = graph.producer(op.inputs[0])
+            readers = graph.consumers(op.outputs[0]) if op.outputs else []
+            if (prod is not None and prod.kind == "batch_matmul"
+                    and len(graph.consumers(op.inputs[0])) == 1 and len(readers) == 1
+                    and readers[0].kind == "batch_matmul"):
+                merged.update({op.name, readers[0].name})
+        elif op.kind == "matmul" and op.inputs and op.weights:
+            key = (op.inputs[0], tuple(graph.tensors[w].shape for w in op.weights))
+            if key in first_by_input:
+                merged.add(op.name)
+            else:
+                first_by_input[key] = op.name
+    return merged
 
 
 def algorithm_of(op, prof: RuntimeProfile, bits: int = 32) -> Algorithm:
@@ -186,7 +220,8 @@ def decide(m, graph, hardware, prof: RuntimeProfile, threads: int) -> Decision:
         scale *= split_ratio(m, graph, hardware, alg.kernel, threads)
     # written once, read once (a blocked layer simulates its buffers line by line instead)
     extra = 0 if blocked else int(math.ceil(2 * alg.extra_elements * bits / 8))
-    fixed = layer_fixed_s(prof.op_overhead_s, threads, prof.barrier_s)
+    launches = prof.winograd_dispatches if alg.kernel == "winograd" else 1
+    fixed = layer_fixed_s(prof.op_overhead_s * launches, threads, prof.barrier_s)
     return Decision(alg.name, alg.kernel, scale, fixed, extra, alg)
 
 
@@ -252,11 +287,11 @@ def _gpu_factor(m, hardware, prof: RuntimeProfile, element_bytes: float) -> floa
         # replace that by the thread-block one
         shape = gemm_shape_of(m.op)
         _, eff = best_block(shape.npx, shape.nf, shape.groups, comp.cores,
-                            needed_intensity(hardware, getattr(m, "_lanes", 0), element_bytes))
+                            needed_intensity(hardware, m.lanes, element_bytes))
         factor *= wave_efficiency(m.n_tiles, comp.cores) / eff
     if not prof.tensor_cores:
         vector = comp.macs_per_cycle.get("fp32")
-        lanes = getattr(m, "_lanes", None)
+        lanes = m.lanes
         if vector and lanes and lanes > vector:
             factor *= lanes / vector
     return factor

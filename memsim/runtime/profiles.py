@@ -48,6 +48,12 @@ class RuntimeProfile:
     output-channel blocks, ``overheads.parallel_items``), so a layer with fewer work items than
     threads — or a ragged last round — leaves threads idle; None: the engine's own deal of the
     mapper's tiles over the cores.
+    ``fuse_attention``: the runtime launches one kernel where the graph has several (TensorRT's
+    fused multi-head attention, scores·softmax·context in one kernel, and one QKV GEMM for the
+    projections that read the same input): the merged ops keep their work and traffic but pay
+    no ``op_overhead_s`` of their own (``apply.merged_launches``).
+    ``winograd_dispatches``: kernels one Winograd convolution launches, each paying
+    ``op_overhead_s`` (ncnn Vulkan: input transform, batched GEMM, output transform, 3).
     ``conv_rule``: how the Winograd variant is chosen (``"fewest"``: the fewest multiplies;
     ``"ncnn"``: ncnn's channel rule, ``algorithms.choose_conv``). ``blocked_gemm``: the runtime
     runs GEMM-class convolutions as its own blocked GEMM (``"ncnn"``:
@@ -74,6 +80,8 @@ class RuntimeProfile:
     conv_rule: str = "fewest"
     blocked_gemm: str | None = None
     border_copy: bool = False
+    fuse_attention: bool = False
+    winograd_dispatches: int = 1
 
     @property
     def is_identity(self) -> bool:
@@ -84,7 +92,8 @@ class RuntimeProfile:
                 and not self.fuse_add and self.gpu_block is None and not self.depthwise_packed
                 and self.tensor_cores and not self.register_block
                 and self.allcore_clock_fraction == 1.0 and self.parallel_split is None
-                and self.blocked_gemm is None and not self.border_copy)
+                and self.blocked_gemm is None and not self.border_copy
+                and not self.fuse_attention)
 
     def with_params(self, params: dict) -> "RuntimeProfile":
         """A copy with calibrated values: ``op_overhead_s``, ``barrier_s``,
@@ -138,10 +147,14 @@ PROFILES: dict[str, dict[str, RuntimeProfile]] = {
         # ncnn Vulkan: compute shaders on the CUDA cores (no tensor cores in 2022 builds; fp16
         # storage/arithmetic); GA10x runs non-tensor fp16 at the fp32 rate (NVIDIA Ampere GA102
         # whitepaper, peak FP16 non-tensor = FP32). One dispatch plus a pipeline barrier per
-        # layer: 30 µs (estimate); shader GEMM 0.5 of the CUDA-core peak (estimate).
+        # layer: 30 µs (estimate); shader GEMM 0.5 of the CUDA-core peak (estimate). A Winograd
+        # conv is three dispatches (src/layer/vulkan/shader/
+        # convolution_3x3s1d1_winograd{23,43}_transform_input.comp, _winograd_gemm.comp,
+        # _transform_output.comp, recorded by convolution_vulkan.cpp), each with its barrier.
         "gpu": RuntimeProfile("ncnn", "gpu", _eff(0.5, 0.5, 0.5, 0.3, 1.0),
                               op_overhead_s=30e-6, winograd_tiles=(2, 4), im2col=True,
-                              fuse=True, gpu_block=(64, 64), tensor_cores=False),
+                              fuse=True, gpu_block=(64, 64), tensor_cores=False,
+                              winograd_dispatches=3),
     },
     # XNNPACK (TFLite's CPU delegate): indirect-GEMM convolutions, no Winograd (Dukhan, "The
     # indirect convolution algorithm", arXiv:1907.02129), fused activations; pthreadpool
@@ -160,14 +173,19 @@ PROFILES: dict[str, dict[str, RuntimeProfile]] = {
                                            _eff(1.0, 1.0, 1.0, 0.5, 1.0),
                                            op_overhead_s=20e-6, fuse=True)},
     # NVIDIA TensorRT: vertical (conv+bias+act) and residual-add fusion (TensorRT Developer
-    # Guide, "Layer Fusion"); kernels are enqueued asynchronously, so each costs the gap
-    # between back-to-back kernels of one stream, 2 µs (estimate; CUDA C Best Practices Guide:
-    # launch overheads of µs); thread-block tiles quantised in waves over the SMs (NVIDIA
-    # "Matrix Multiplication Background" guide, "wave quantization"), the tile chosen per layer
-    # (tactic selection); tensor-core GEMM at 0.7 of peak (estimate).
+    # Guide, "Layer Fusion"); BERT-class attention as one fused multi-head-attention kernel and
+    # one QKV GEMM (NVIDIA/TensorRT demo/BERT README @768d994b7305: the QKVToContext and
+    # SkipLayerNorm plugins, "fused multi-head attention"). Each kernel costs its launch at
+    # batch 1, 3.5 µs: GPGPU-Sim's -gpgpu_kernel_launch_latency 5000 core cycles of its tested
+    # SM80_A100 and SM86_RTX3070 configurations (gpgpu-sim_distribution @baf2b8f0) at the
+    # A100's 1.41 GHz (3.8 µs at the Orin's 1.3 GHz; SM90_H100: 3000 cycles, 1.6 µs) — the
+    # order of the CUDA C Best Practices Guide's "kernel launch overheads of µs".
+    # Thread-block tiles quantised in waves over the SMs (NVIDIA "Matrix Multiplication
+    # Background" guide, "wave quantization"), the tile chosen per layer (tactic selection);
+    # tensor-core GEMM at 0.7 of peak (estimate).
     "tensorrt": {"gpu": RuntimeProfile("tensorrt", "gpu", _eff(0.7, 0.7, 0.7, 0.3, 1.0),
-                                       op_overhead_s=2e-6, fuse=True, fuse_add=True,
-                                       gpu_block=(256, 128))},
+                                       op_overhead_s=3.5e-6, fuse=True, fuse_add=True,
+                                       gpu_block=(256, 128), fuse_attention=True)},
     # Coral Edge TPU (libedgetpu): depthwise channels mapped across the array columns (one
     # channel per column, the window on the rows) instead of one channel at a time; per-layer
     # instruction setup 10 µs (estimate); activations fused (TFLite int8 ops).
