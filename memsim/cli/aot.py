@@ -3,8 +3,8 @@
 ``memsim precompile --aot DIR`` (the package build runs it on the build tree, ``setup.py``)
 records every call from Python into a kernel during the warm-up (``memsim.jit.start_recording``:
 the kernel, its argument-type key and numba's signature for it), then compiles exactly those
-(kernel, signature) pairs with ``numba.pycc`` into ``DIR/_aot_<module>*.so`` (one extension
-per kernel module) and writes the table
+(kernel, signature) pairs with ``numba.pycc`` into ``DIR/_aot_<package>_<module>*.so`` (one
+extension per kernel module) and writes the table
 ``DIR/_aot.json`` that ``memsim.jit.aot_table`` reads: one exported symbol per pair, the
 SHA-256 of every kernel source and the CPU (``-march`` is this host's, like numba's own cache).
 The table is written last and lists only the modules that compiled: whatever failed (or a
@@ -41,8 +41,9 @@ def _group(entries) -> dict:
 
 
 def build_aot(records, out_dir: Path) -> dict:
-    """Compile ``records`` into one extension per kernel module (``out_dir/_aot_<module>*.so``)
-    and write ``out_dir/_aot.json``; returns the table's metadata.
+    """Compile ``records`` into one extension per kernel module
+    (``out_dir/_aot_<package>_<module>*.so``) and write ``out_dir/_aot.json``; returns the
+    table's metadata.
 
     One extension per module, each compiled on its own: a module that ``numba.pycc`` cannot
     compile stays on the JIT path (with a warning) instead of costing every kernel its AOT
@@ -59,7 +60,7 @@ def build_aot(records, out_dir: Path) -> dict:
     package = jit.AOT_MODULE.rsplit(".", 1)[0] + "." if "." in jit.AOT_MODULE else ""
     kernels, n = [], 0
     for module, group in _group(aot_entries(records)).items():
-        name = f"{base}_{module.rsplit('.', 1)[1].lstrip('_')}"
+        name = base + "_" + "_".join(p.strip("_") for p in module.split(".")[1:])
         cc = CC(name)
         cc.output_dir = str(out_dir)
         cc.target_cpu = "host"
