@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 
 from memsim import jit
@@ -51,12 +52,14 @@ def build_aot(records, out_dir: Path) -> dict:
     kernels in one pycc module fails to type (``No conversion from Literal[int](4) to
     Literal[int](0) for 'typ'``) although it compiles alone, under the JIT and first; so the
     planner's modules go first."""
-    from numba.pycc import CC
+    with warnings.catch_warnings():  # pending deprecation since numba 0.57; still ships in 0.68
+        warnings.simplefilter("ignore")
+        from numba.pycc import CC
 
     out_dir = Path(out_dir)
     table = out_dir / jit.AOT_TABLE.name
     table.unlink(missing_ok=True)
-    base = jit.AOT_MODULE.rsplit(".", 1)[1]
+    base = jit.AOT_MODULE.rsplit(".", 1)[-1]
     package = jit.AOT_MODULE.rsplit(".", 1)[0] + "." if "." in jit.AOT_MODULE else ""
     kernels, n = [], 0
     for module, group in _group(aot_entries(records)).items():
