@@ -95,6 +95,11 @@ def test_precompile_leaves_no_kernel_uncompiled(tmp_path, capsys):
     stats = json.loads(out)
     assert stats["misses"] == 0, stats["functions"]
     assert any("_bnb" in n for n in stats["functions"])
+    from memsim.cache.kernel import _SPECIAL, _SPECIAL_LEVELS  # every batch variant is warmed
+
+    ways = {w for ws in _SPECIAL.values() for w in ws}
+    batches = {n for n in stats["functions"] if ".batch[" in n}
+    assert len(batches) == 1 + len(_SPECIAL) * len(_SPECIAL_LEVELS) and len(ways) == len(_SPECIAL)
     assert any("_mattson" in n for n in stats["functions"])
 
 

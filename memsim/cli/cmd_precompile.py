@@ -72,10 +72,12 @@ def _warm_engine(configs: Path, tmp: Path) -> None:
 
 
 def _warm_cache_tools(tmp: Path) -> None:
-    """Trace replay in each counter mode, lackey parsing and the stack-distance hit curves."""
+    """Trace replay in each counter mode, every specialised batch kernel, lackey parsing and the
+    stack-distance hit curves."""
     import numpy as np
 
     from memsim.cache import CacheLevelSpec, Hierarchy, hit_curve, set_hit_curve
+    from memsim.cache.kernel import _SPECIAL, _SPECIAL_LEVELS
     from memsim.cache.replay import replay
     from memsim.cache.trace import load_trace
 
@@ -89,6 +91,13 @@ def _warm_cache_tools(tmp: Path) -> None:
     for compat in ("default", "pycachesim", "cachegrind"):
         for trace in (load_trace(npz), load_trace(lackey)):
             replay(trace, Hierarchy(specs, compat=compat), flush=True)
+    # every specialised batch kernel (LRU level 0 of each ``_SPECIAL`` width, 1-3 levels):
+    # the presets above reach only some of them, user hierarchies (replay) any
+    for ways in sorted({w for ws in _SPECIAL.values() for w in ws}):
+        for nlev in _SPECIAL_LEVELS:
+            specs = [CacheLevelSpec(f"L{i + 1}", 16 << i, ways if i == 0 else 16, 64, "lru",
+                                    i > 0) for i in range(nlev)]
+            replay(load_trace(npz), Hierarchy(specs, compat="pycachesim"), flush=True)
     lines = np.arange(1000, dtype=np.int64) % 97
     hit_curve(lines, np.arange(0, 128, 16))
     set_hit_curve(lines, 16, 8)
