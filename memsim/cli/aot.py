@@ -72,7 +72,7 @@ def build_aot(records, out_dir: Path) -> dict:
             symbol = f"k{n:03d}"
             n += 1
             cc.export(symbol, sig)(kernel.py_func)
-            rows.append([kernel.name, key, package + name, symbol])
+            rows.append([kernel.name, jit.key_to_json(key), package + name, symbol])
         try:
             cc.compile()
         except Exception as err:  # noqa: BLE001 - any pycc failure: this module stays on JIT
