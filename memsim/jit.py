@@ -50,14 +50,15 @@ _PROVIDERS: list = []  # (module globals, provider) pairs waiting for numba
 _NUMBA: list = []  # [numba module] once imported
 _RECORD: list | None = None  # precompile --aot: (kernel, arg key, numba signature) per call
 # Python scalars key like the numpy scalars numba types them as (int64, boolean, float64)
-_INT, _BOOL, _FLOAT = np.dtype(np.int64), np.dtype(np.bool_), np.dtype(np.float64)
+_INT, _BOOL, _FLOAT = (np.dtype(t).str for t in (np.int64, np.bool_, np.float64))
 _I64 = 1 << 63
 
 
 def _arg(a):
     """numba-free image of ``numba.typeof(a)`` (None: a type the AOT table never holds):
-    ``(dtype, ndim, layout, writeable)`` for an ndarray, the dtype for a scalar. dtype objects,
-    not their names: hashing one is ≈ 5× cheaper than building ``dtype.str``."""
+    ``(dtype, ndim, layout, writeable)`` for an ndarray, the dtype's name for a scalar. Arrays
+    key by the dtype object (hashing it is ≈ 5× cheaper than building ``dtype.str``); it only
+    ever meets dtypes in that slot (a bare dtype would compare equal to None or a name)."""
     t = type(a)
     if t is np.ndarray:
         f = a.flags
@@ -69,7 +70,7 @@ def _arg(a):
         return _BOOL
     if t is float:
         return _FLOAT
-    return a.dtype if isinstance(a, np.generic) else None
+    return a.dtype.str if isinstance(a, np.generic) else None
 
 
 def arg_key(args) -> tuple:
@@ -79,12 +80,12 @@ def arg_key(args) -> tuple:
 
 def key_to_json(key) -> list:
     """``arg_key`` as JSON values (dtype names)."""
-    return [[x[0].str, *x[1:]] if isinstance(x, tuple) else x.str for x in key]
+    return [[x[0].str, *x[1:]] if isinstance(x, tuple) else x for x in key]
 
 
 def key_from_json(items) -> tuple:
     """Inverse of ``key_to_json``."""
-    return tuple((np.dtype(x[0]), *x[1:]) if isinstance(x, list) else np.dtype(x) for x in items)
+    return tuple((np.dtype(x[0]), *x[1:]) if isinstance(x, list) else x for x in items)
 
 
 def kernel_name(py_func) -> str:
