@@ -121,8 +121,9 @@ def source_hashes(modules) -> dict[str, str]:
 @functools.cache
 def aot_table() -> dict:
     """``{kernel name: {arg key: AOT function}}`` of the installed AOT module, or ``{}`` when
-    there is none, ``MEMSIM_NO_AOT`` is set, or it does not match these sources and this CPU."""
-    if os.environ.get("MEMSIM_NO_AOT") or not AOT_TABLE.is_file():
+    there is none, ``MEMSIM_NO_AOT`` is set, a recording runs (``start_recording``), or it does
+    not match these sources and this CPU."""
+    if _RECORD is not None or os.environ.get("MEMSIM_NO_AOT") or not AOT_TABLE.is_file():
         return {}
     try:
         meta = json.loads(AOT_TABLE.read_text())
@@ -215,10 +216,19 @@ def njit(*args, **options):
     return lambda fn: Kernel(fn, options)
 
 
+def _forget_aot() -> None:
+    aot_table.cache_clear()
+    for kernel in loaded_kernels().values():
+        kernel._aot = None
+
+
 def start_recording() -> list:
-    """Record (kernel, arg key, numba signature) of every JIT call from now on (build time)."""
+    """Record (kernel, arg key, numba signature) of every call from now on (build time); the
+    calls all go to numba's JIT meanwhile (an AOT table already in place is ignored, or the
+    build would record only what it lacks)."""
     global _RECORD
     _RECORD = []
+    _forget_aot()
     return _RECORD
 
 
@@ -226,6 +236,7 @@ def stop_recording() -> None:
     """End ``start_recording``."""
     global _RECORD
     _RECORD = None
+    _forget_aot()
 
 
 def loaded_kernels() -> dict[str, Kernel]:

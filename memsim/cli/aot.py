@@ -60,6 +60,8 @@ def build_aot(records, out_dir: Path) -> dict:
     table = out_dir / jit.AOT_TABLE.name
     table.unlink(missing_ok=True)
     base = jit.AOT_MODULE.rsplit(".", 1)[-1]
+    for stale in out_dir.glob(f"{base}_*"):  # an earlier build's modules (in-tree build/)
+        stale.unlink()
     package = jit.AOT_MODULE.rsplit(".", 1)[0] + "." if "." in jit.AOT_MODULE else ""
     kernels, n = [], 0
     for module, group in _group(aot_entries(records)).items():
