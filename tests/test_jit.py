@@ -243,3 +243,18 @@ def test_installed_aot_kernels_agree_with_numba_jit_on_every_call(tmp_path):
                     "test_aot_kernels_count_exactly_like_numba_jit builds one instead")
     assert set(res["verdict"]) == set(res["table"]), set(res["table"]) - set(res["verdict"])
     assert all(res["verdict"].values()), res["verdict"]
+
+
+def test_recording_ignores_an_installed_table(aot_build):
+    """A build over an earlier build (pip's in-tree ``build/``) must record every kernel the
+    warm-up calls, not only those the old table lacks: recording switches the table off."""
+    meta, kernels, _ = aot_build
+    assert jit.aot_table()
+    records = jit.start_recording()
+    try:
+        assert jit.aot_table() == {}
+        _replays(_traces()[:2])
+    finally:
+        jit.stop_recording()
+    assert {row[0] for row in meta["kernels"]} <= {k.name for k, _, _ in records}
+    assert jit.aot_table()
