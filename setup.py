@@ -8,8 +8,10 @@ it then compiles every kernel the warm-up called, for the argument types it call
 ahead of time with ``numba.pycc`` into ``memsim/_aot*.so`` + ``memsim/_aot.json``; an installed
 copy runs those without importing numba (issue 15: ≈ 0.7 s of every cold process). If the AOT
 step fails (no C compiler, a pycc limitation) the build warns and goes on: the kernels then run
-through numba's JIT and its warm cache; if the whole step fails, they compile on first use. The hook also copies ``configs/`` into the package as ``memsim/_configs``
-(the presets an installed copy looks up by name). Set ``MEMSIM_NO_PRECOMPILE=1`` to skip it; editable installs skip it.
+through numba's JIT and its warm cache; if the whole step fails, they compile on first use.
+The hook also copies ``configs/`` into the package as ``memsim/_configs`` (the presets an
+installed copy looks up by name). Set ``MEMSIM_NO_PRECOMPILE=1`` to skip the precompile step;
+editable installs skip it.
 """
 
 import os

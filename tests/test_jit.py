@@ -220,7 +220,8 @@ for n, span in ((0, 1), (1, 1), (500, 32), (5000, 1 << 16)):
     for compat in ("default", "pycachesim", "cachegrind"):
         for specs in ([CacheLevelSpec("L1", 64, 8, 64, "lru")],
                       [CacheLevelSpec("L1", 64, 8, 64, "lru"), CacheLevelSpec("L2", 128, 16)],
-                      [CacheLevelSpec("L1", 6, 3, 64, "fifo"), CacheLevelSpec("L2", 8, 4, 64, "plru")]):
+                      [CacheLevelSpec("L1", 6, 3, 64, "fifo"),
+                       CacheLevelSpec("L2", 8, 4, 64, "plru")]):
             replay(tr, Hierarchy(specs, compat=compat, seed=1), flush=True)
 print(json.dumps({"verdict": verdict, "table": sorted(jit.aot_table())}))
 """
