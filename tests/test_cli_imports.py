@@ -49,6 +49,21 @@ def _loaded(tmp_path, *argv) -> set[str]:
     return {m.split(".")[0] for m in data["modules"]}
 
 
+def _aot_installed(tmp_path) -> bool:
+    """Whether the memsim a fresh process imports (from ``tmp_path``) runs its kernels ahead of
+    time (``memsim.jit``): an installed copy whose build compiled them; a checkout does not."""
+    code = "import memsim.jit as j; print(int(bool(j.aot_table())))"
+    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True,
+                          capture_output=True, text=True).stdout.strip() == "1"
+
+
+def _installed(tmp_path) -> bool:
+    code = "import memsim; print(memsim.__file__)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    return not Path(out).resolve().is_relative_to(ROOT)
+
+
 def _scenario(tmp_path) -> Path:
     path = tmp_path / "s.yaml"
     path.write_text(f"name: s\nhardware: {HW / 'raspberry-pi-5.yaml'}\n"
@@ -66,7 +81,8 @@ def test_help_loads_no_numerics_and_no_config_models(tmp_path):
 def test_run_no_save_loads_no_tables_or_reports(tmp_path, json_flag):
     argv = ["run", _scenario(tmp_path), "--no-save"] + (["--json"] if json_flag else [])
     mods = _loaded(tmp_path, *argv)
-    assert {"numba", "simpy", "pydantic"} <= mods  # it did simulate
+    assert {"simpy", "pydantic"} <= mods  # it did simulate
+    assert ("numba" in mods) != _aot_installed(tmp_path)  # kernels: AOT, else numba's JIT
     assert not set(REPORTING) & mods, set(REPORTING) & mods
 
 
@@ -83,5 +99,24 @@ def test_replay_loads_neither_the_engine_nor_tables(tmp_path):
     for argv in (["replay", npz, "--hardware", HW / "raspberry-pi-5.yaml", "--json"],
                  ["replay", LACKEY, "--hardware", HW / "raspberry-pi-5.yaml"]):
         mods = _loaded(tmp_path, *argv)
-        assert "numba" in mods
+        assert ("numba" in mods) != _aot_installed(tmp_path)
         assert not {"simpy", *REPORTING} & mods, {"simpy", *REPORTING} & mods
+
+
+def test_an_installed_copy_runs_and_replays_without_numba(tmp_path):
+    """Issue 15: a non-editable install carries its kernels compiled ahead of time, so neither
+    ``run`` nor ``replay`` imports numba or llvmlite (≈ 0.7 s of a cold process). A checkout
+    (editable install) has no AOT module and runs numba's JIT instead."""
+    npz = tmp_path / "t.npz"
+    np.savez(npz, addr=np.arange(0, 64 * 500, 8, dtype=np.uint64),
+             write=np.arange(4000) % 3 == 0, size=np.int64(8))
+    runs = (["run", _scenario(tmp_path), "--no-save", "--json"],
+            ["replay", npz, "--hardware", HW / "raspberry-pi-5.yaml", "--json"],
+            ["replay", LACKEY, "--hardware", HW / "raspberry-pi-5.yaml", "--compat", "cachegrind"])
+    installed = _installed(tmp_path)
+    for argv in runs:
+        mods = _loaded(tmp_path, *argv)
+        if installed:
+            assert not {"numba", "llvmlite"} & mods, argv
+        else:
+            assert "numba" in mods, argv

@@ -20,7 +20,7 @@ PACKAGE = ROOT / "memsim"
 #: the slot of the runtime model (issue 14): after mapping, before prepare, which applies it.
 STAGES = [
     # foundation: leaf helpers every stage may use (they import no other memsim module)
-    ("units", "errors", "fileio", "version"),
+    ("units", "errors", "fileio", "version", "jit"),
     ("config",),
     ("workloads",),
     ("planning",),

@@ -38,29 +38,49 @@ def test_build_requires_cover_the_runtime_dependencies():
     assert runtime <= build, sorted(runtime - build)
 
 
-def _probe(tmp_path: Path) -> dict:
+def _probe(tmp_path: Path, env: dict | None = None) -> dict:
     scenario = tmp_path / "probe.yaml"
     scenario.write_text(SCENARIO.format(hw=ROOT / "configs/hardware/raspberry-pi-5.yaml"))
     script = tmp_path / "probe.py"
     script.write_text(PROBE)
     # cwd outside the repository: an installed (non-editable) memsim is the one imported
     out = subprocess.run([sys.executable, str(script), str(scenario)], cwd=tmp_path, check=True,
-                         capture_output=True, text=True).stdout
+                         capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def test_a_run_loads_every_kernel_from_numba_cache(tmp_path):
-    """numba's own statistics: every kernel of a whole run (planner, mapping, cache hierarchy)
-    is a cache hit and none is compiled. An installed copy gets its cache from the wheel
-    (setup.py runs ``memsim precompile`` at build time), so even its first run is all hits; a
-    source checkout fills its cache on the first run, so there the second run is checked."""
-    first = _probe(tmp_path)
-    installed = not Path(first["file"]).resolve().is_relative_to(ROOT)
-    stats = first if installed else _probe(tmp_path)
+def _check_numba_cache(stats: dict) -> None:
     assert stats["misses"] == 0, stats["functions"]
     assert stats["hits"] >= 3, stats["functions"]
     names = " ".join(stats["functions"])
     assert "footprint_lines_kernel" in names and "batch" in names
+
+
+def test_a_run_compiles_no_kernel(tmp_path):
+    """No kernel compiles during a whole run (planner, mapping, cache hierarchy). An installed
+    copy runs every kernel ahead-of-time compiled (setup.py runs ``memsim precompile --aot`` at
+    build time): numba is never imported and no call goes to its JIT. A source checkout runs
+    numba's JIT; it fills numba's cache on the first run, so there the second run is checked
+    with numba's own statistics: all cache hits, no misses."""
+    first = _probe(tmp_path)
+    installed = not Path(first["file"]).resolve().is_relative_to(ROOT)
+    if installed:
+        assert not first["numba_imported"] and first["jit_calls"] == 0, first["functions"]
+        assert first["aot_calls"] >= 3, first["functions"]
+        names = " ".join(first["functions"])
+        assert "footprint_lines_kernel" in names and "batch" in names
+    else:
+        _check_numba_cache(_probe(tmp_path))
+
+
+def test_without_aot_a_run_loads_every_kernel_from_numba_cache(tmp_path):
+    """The fallback (``MEMSIM_NO_AOT=1``, or a build without a C compiler) is numba's JIT with
+    the cache the build (or the first run) filled: numba's statistics show only hits."""
+    env = dict(os.environ, MEMSIM_NO_AOT="1")
+    first = _probe(tmp_path, env)
+    assert first["numba_imported"] and first["aot_calls"] == 0
+    installed = not Path(first["file"]).resolve().is_relative_to(ROOT)
+    _check_numba_cache(first if installed else _probe(tmp_path, env))
 
 
 def test_precompile_leaves_no_kernel_uncompiled(tmp_path, capsys):
@@ -75,6 +95,11 @@ def test_precompile_leaves_no_kernel_uncompiled(tmp_path, capsys):
     stats = json.loads(out)
     assert stats["misses"] == 0, stats["functions"]
     assert any("_bnb" in n for n in stats["functions"])
+    from memsim.cache.kernel import _SPECIAL, _SPECIAL_LEVELS  # every batch variant is warmed
+
+    ways = {w for ws in _SPECIAL.values() for w in ws}
+    batches = {n for n in stats["functions"] if ".batch[" in n}
+    assert len(batches) == 1 + len(_SPECIAL) * len(_SPECIAL_LEVELS) and len(ways) == len(_SPECIAL)
     assert any("_mattson" in n for n in stats["functions"])
 
 

@@ -3,10 +3,10 @@ no dirty state; same state array and set primitives as ``memsim.cache.kernel``."
 
 from __future__ import annotations
 
-from numba import njit
 
 from memsim.cache.kernel import (C_EVICT, C_HITS, C_LOADS, C_MISSES, C_STORES, H_POL, H_WAYS,
                                  HC, XH, _fill_touch, _hit_touch, _lookup, _set_word, _victim)
+from memsim.jit import njit
 
 
 @njit(cache=True, inline="always")

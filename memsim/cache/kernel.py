@@ -40,10 +40,8 @@ Lines must lie in ``[0, 2**62)`` (64-bit byte addresses always do).
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.cpython.unsafe.numbers import trailing_zeros
-from numba.extending import intrinsic
+
+from memsim.jit import njit, numba_globals
 
 POL_LRU, POL_FIFO, POL_RANDOM, POL_PLRU = 0, 1, 2, 3
 POLICIES = {"lru": POL_LRU, "fifo": POL_FIFO, "random": POL_RANDOM, "plru": POL_PLRU}
@@ -123,35 +121,14 @@ def _set_word(st, hd, x):
     return st[hd + H_BASE] + s * st[hd + H_STRIDE]
 
 
-def _match_intrinsic(n):
-    """``_match{n}(st, i, x)``: bit ``w`` set iff ``st[i + w] >> 1 == x`` for w < n, as one
-    vector load, shift and compare (numba's own loops over a runtime index compile to gathers
-    or to a branch per way). The caller guarantees ``st[i:i+n]`` is in bounds."""
+@numba_globals
+def _intrinsics() -> dict:
+    """The LLVM intrinsics ``_lookup`` and the SWAR helpers call (``memsim.cache._intrinsics``,
+    which imports numba): set as globals of this module only when a kernel compiles."""
+    from memsim.cache._intrinsics import match_intrinsic, trailing_zeros
 
-    @intrinsic
-    def match(typingctx, arr, idx, x):
-        sig = types.int64(arr, types.int64, types.int64)
-
-        def codegen(context, builder, signature, args):
-            ary = context.make_array(signature.args[0])(context, builder, args[0])
-            i64, i32 = ir.IntType(64), ir.IntType(32)
-            vty = ir.VectorType(i64, n)
-            ptr = builder.gep(ary.data, [args[1]], inbounds=True, source_etype=i64)
-            tags = builder.ashr(builder.load(ptr, typ=vty, align=8), ir.Constant(vty, [1] * n))
-            undef = ir.Constant(vty, ir.Undefined)
-            xs = builder.shuffle_vector(builder.insert_element(undef, args[2], ir.Constant(i32, 0)),
-                                        undef, ir.Constant(ir.VectorType(i32, n), [0] * n))
-            bits = builder.bitcast(builder.icmp_signed("==", tags, xs), ir.IntType(n))
-            return builder.zext(bits, i64)
-
-        return sig, codegen
-
-    return match
-
-
-_match4 = _match_intrinsic(4)
-_match8 = _match_intrinsic(8)
-_match16 = _match_intrinsic(16)
+    return {"_match4": match_intrinsic(4), "_match8": match_intrinsic(8),
+            "_match16": match_intrinsic(16), "trailing_zeros": trailing_zeros}
 
 
 @njit(cache=True, inline="always")

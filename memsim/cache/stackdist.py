@@ -12,7 +12,8 @@ within each set give the hits of every associativity at once.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from memsim.jit import njit
 
 
 @njit(cache=True, inline="always")

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
 from memsim.errors import InputError
+from memsim.jit import njit
 
 LOAD, STORE, MODIFY, INSTR = 0, 1, 2, 3
 

@@ -6,7 +6,10 @@ in ``__pycache__``, keyed by the source file's *content* hash, the numba version
 The package build runs this command on the build tree (``setup.py``), so a plain
 ``pip install .`` ships a warm cache and no kernel compiles at run time; after editing a
 kernel, or on another CPU, run it again. ``--stats`` prints numba's own cache statistics
-(hits and misses per compiled function) after the warm-up, as one JSON object.
+(hits and misses per compiled function) after the warm-up, as one JSON object. ``--aot DIR``
+also compiles every kernel the warm-up called, for the argument types it called them with,
+ahead of time into ``DIR`` (``memsim.cli.aot``; the build passes the package folder), so that
+an installed copy runs them without importing numba (``memsim.jit``).
 """
 
 from __future__ import annotations
@@ -28,39 +31,27 @@ seed: 0
 """
 
 
-def jit_dispatchers() -> dict[str, object]:
-    """Every numba dispatcher of the loaded memsim modules (and the cache kernel's per-geometry
-    variants), by qualified name."""
-    from numba.core.registry import CPUDispatcher
-
-    found = {}
-    for name, mod in list(sys.modules.items()):
-        if not name.startswith("memsim") or mod is None:
-            continue
-        for attr, obj in list(vars(mod).items()):
-            if isinstance(obj, CPUDispatcher):
-                found[f"{name}.{attr}"] = obj
-            elif attr == "_BATCH_KERNELS" and isinstance(obj, dict):
-                for key, disp in obj.items():
-                    found[f"{name}.batch{tuple(key)}"] = disp
-    return found
-
-
 def jit_cache_stats() -> dict:
-    """numba's cache statistics of every memsim kernel this process compiled or loaded:
-    ``{"hits": n, "misses": n, "functions": {name: {"hits": n, "misses": n}}}``; a miss is a
-    compilation at run time (nothing in the cache for that signature)."""
-    funcs, seen = {}, set()
-    for name, disp in jit_dispatchers().items():
-        if id(disp) in seen:  # re-exported under another module's name
-            continue
-        seen.add(id(disp))
-        stats = disp.stats
-        hits, misses = sum(stats.cache_hits.values()), sum(stats.cache_misses.values())
-        if hits or misses:
-            funcs[name] = {"hits": int(hits), "misses": int(misses)}
-    return {"hits": sum(f["hits"] for f in funcs.values()),
-            "misses": sum(f["misses"] for f in funcs.values()), "functions": funcs}
+    """numba's cache statistics of every memsim kernel this process compiled or loaded, and
+    how its calls from Python ran: ``{"hits": n, "misses": n, "aot_calls": n, "jit_calls": n,
+    "numba_imported": bool, "functions": {name: {...}}}``. A miss is a compilation at run time
+    (nothing in numba's cache for that signature); an AOT call ran the installed ahead-of-time
+    build (``memsim.jit``) and needs no numba at all."""
+    from memsim import jit
+
+    funcs = {}
+    for name, kernel in jit.loaded_kernels().items():
+        row = {"hits": 0, "misses": 0, "aot_calls": kernel.aot_calls,
+               "jit_calls": kernel.jit_calls}
+        if kernel._disp is not None:
+            stats = kernel._disp.stats
+            row["hits"] = int(sum(stats.cache_hits.values()))
+            row["misses"] = int(sum(stats.cache_misses.values()))
+        if any(row.values()):
+            funcs[name] = row
+    total = {k: sum(f[k] for f in funcs.values()) for k in ("hits", "misses", "aot_calls",
+                                                           "jit_calls")}
+    return {**total, "numba_imported": "numba" in sys.modules, "functions": funcs}
 
 
 def _warm_engine(configs: Path, tmp: Path) -> None:
@@ -81,10 +72,12 @@ def _warm_engine(configs: Path, tmp: Path) -> None:
 
 
 def _warm_cache_tools(tmp: Path) -> None:
-    """Trace replay in each counter mode, lackey parsing and the stack-distance hit curves."""
+    """Trace replay in each counter mode, every specialised batch kernel, lackey parsing and the
+    stack-distance hit curves."""
     import numpy as np
 
     from memsim.cache import CacheLevelSpec, Hierarchy, hit_curve, set_hit_curve
+    from memsim.cache.kernel import _SPECIAL, _SPECIAL_LEVELS
     from memsim.cache.replay import replay
     from memsim.cache.trace import load_trace
 
@@ -98,6 +91,13 @@ def _warm_cache_tools(tmp: Path) -> None:
     for compat in ("default", "pycachesim", "cachegrind"):
         for trace in (load_trace(npz), load_trace(lackey)):
             replay(trace, Hierarchy(specs, compat=compat), flush=True)
+    # every specialised batch kernel (LRU level 0 of each ``_SPECIAL`` width, 1-3 levels):
+    # the presets above reach only some of them, user hierarchies (replay) any
+    for ways in sorted({w for ws in _SPECIAL.values() for w in ws}):
+        for nlev in _SPECIAL_LEVELS:
+            specs = [CacheLevelSpec(f"L{i + 1}", 16 << i, ways if i == 0 else 16, 64, "lru",
+                                    i > 0) for i in range(nlev)]
+            replay(load_trace(npz), Hierarchy(specs, compat="pycachesim"), flush=True)
     lines = np.arange(1000, dtype=np.int64) % 97
     hit_curve(lines, np.arange(0, 128, 16))
     set_hit_curve(lines, 16, 8)
@@ -143,10 +143,18 @@ def precompile(
     configs: Path | None = typer.Option(None, "--configs",
                                         help="configs folder with hardware/ presets"),
     stats: bool = typer.Option(False, "--stats", help="print numba's cache statistics (JSON)"),
+    aot: Path | None = typer.Option(None, "--aot", help="also compile the kernels the warm-up "
+                                    "called ahead of time into this package folder"),
 ) -> None:
     """Compile every numba kernel into numba's on-disk cache (the build runs this)."""
+    from memsim import jit
     from memsim.config.presets import configs_dir
 
+    records = jit.start_recording() if aot is not None else None
     warm(configs or configs_dir())
+    if aot is not None:
+        from memsim.cli.aot import build_aot
+
+        build_aot(records, aot)
     if stats:
         emit_json(jit_cache_stats())

@@ -24,7 +24,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from memsim.jit import njit
 
 
 @njit(cache=True)

@@ -44,8 +44,8 @@ nodes and the Python driver (``search``) checks the wall clock between chunks (n
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from memsim.jit import njit
 from memsim.planning._infer import _cover_levels, _release_bound, _tight_section
 from memsim.planning._memo import _flip, _tt_has, _tt_put, new_table
 from memsim.planning.buffers import section_totals

@@ -4,7 +4,8 @@ zero-slack rule that narrows its branching."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from memsim.jit import njit
 
 
 @njit(cache=True)

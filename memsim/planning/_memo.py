@@ -20,7 +20,8 @@ the floor and window: a false match needs both to collide.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from memsim.jit import njit
 
 TT_BITS = 20  # 2**20 entries of two uint64 keys: 16 MiB per searched group
 

@@ -16,8 +16,8 @@ int64 array of offsets. Sizes are assumed already rounded to the alignment.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from memsim.jit import njit
 from memsim.planning.buffers import section_totals, sections
 
 

@@ -23,12 +23,12 @@ caused them.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from memsim.cache import Hierarchy
 from memsim.cache.kernel import (C_EVICT, C_HITS, C_LOADS, C_MISSES, C_STORES, C_WB, H_POL,
                                  H_WAYS, HC, N_COUNTERS, X_CHAIN, XH, _fill_touch, _hit_touch,
                                  _lookup, _set_word, _victim)
+from memsim.jit import njit
 
 FETCH, DIRTY = 1, 2  # reference kinds (bit flags): fetch on miss / makes the line dirty
 _INF = np.int64(1 << 40)
