@@ -2,10 +2,13 @@
 from ncnn's formulas, the buffer traffic of its two loops in closed form, its static schedule,
 and threads left idle by layers with fewer output-channel blocks than threads."""
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from memsim.config import Scenario, load_hardware, validate_data
 from memsim.engine.run import simulate
@@ -209,3 +212,24 @@ def test_padded_convs_copy_their_border_before_the_kernel(tmp_path):
                                                                      * m.stream.blk.nn_k]])
     lo = m.border.dst_base // LINE
     assert pack_reads.min() >= lo and pack_reads.max() < lo + -(-m.border.nbytes // LINE)
+
+
+@settings(max_examples=200, deadline=None)
+@given(h=st.integers(1, 30), w=st.integers(1, 30), eb=st.sampled_from([0.5, 1, 2, 4]),
+       c=st.integers(1, 12), data=st.data())
+def test_row_lines_equal_brute_force(h, w, eb, c, data):
+    c0 = data.draw(st.integers(0, c - 1))
+    c1 = data.draw(st.integers(c0, c))
+    r0 = data.draw(st.integers(-2, h))
+    r1 = data.draw(st.integers(r0, h + 2))
+    base = data.draw(st.integers(0, 4096))
+    s, _ = _stream()
+    got = s._rows(base, (c0, c1), (r0, r1), h, w, eb)
+    want = set()
+    a, b = max(0, r0), min(h, r1)
+    for ch in range(c0, c1):
+        if b > a:
+            lo = base + (ch * h + a) * w * eb
+            hi = base + (ch * h + b) * w * eb
+            want.update(range(int(lo // LINE), -(-math.ceil(hi) // LINE)))
+    assert got.tolist() == sorted(want)

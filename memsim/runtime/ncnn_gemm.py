@@ -249,7 +249,10 @@ class NcnnGemmStream:
         hi = (-(-np.ceil(end).astype(np.int64) // self.line))
         counts = hi - lo
         idx = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-        return np.unique(idx).astype(np.uint64)
+        # runs ascend and touch only at a shared boundary line: drop adjacent repeats
+        keep = np.ones(idx.size, dtype=bool)
+        keep[1:] = idx[1:] != idx[:-1]
+        return idx[keep].astype(np.uint64)
 
     # -- loop 1: pack / transform B -----------------------------------------------------------
     def _b_block_reads(self, jb: int, kb: int) -> np.ndarray:
