@@ -76,6 +76,18 @@ class Blocking:
         """Reduction blocks."""
         return -(-self.k // self.tile_k)
 
+    def m_range(self, i: int) -> tuple[int, int]:
+        """Output channels ``[lo, hi)`` of M block ``i``."""
+        return i * self.tile_m, min(self.m, (i + 1) * self.tile_m)
+
+    def n_range(self, j: int) -> tuple[int, int]:
+        """Columns ``[lo, hi)`` of N block ``j``."""
+        return j * self.tile_n, min(self.n, (j + 1) * self.tile_n)
+
+    def k_range(self, k: int) -> tuple[int, int]:
+        """Reduction indices ``[lo, hi)`` of K block ``k``."""
+        return k * self.tile_k, min(self.k, (k + 1) * self.tile_k)
+
 
 def blocking(m: int, n: int, k: int, batch: int, l2_bytes: int, elem_bytes: int, threads: int,
              winograd: bool, cores: int) -> Blocking:
@@ -190,6 +202,10 @@ class BorderCopy:
             n += 1
 
 
+def _extent(r: tuple[int, int]) -> int:
+    return r[1] - r[0]
+
+
 def _span(base: int, first: int, last: int, eb: float, line: int) -> np.ndarray:
     """Lines of elements ``[first, last)`` of a tensor at byte ``base``."""
     lo = int(base + first * eb) // line
@@ -255,26 +271,31 @@ class NcnnGemmStream:
         return idx[keep].astype(np.uint64)
 
     # -- loop 1: pack / transform B -----------------------------------------------------------
-    def _b_block_reads(self, jb: int, kb: int) -> np.ndarray:
-        g, b = self.geo, self.blk
-        j0, j1 = jb * b.tile_n, min(b.n, (jb + 1) * b.tile_n)
-        k0, k1 = kb * b.tile_k, min(b.k, (kb + 1) * b.tile_k)
+    def _out_rows(self, jb: int) -> tuple[int, int]:
+        """Output rows ``[lo, hi)`` that N block ``jb`` covers (Winograd: its rows of tiles)."""
+        g = self.geo
+        j0, j1 = self.blk.n_range(jb)
         if g.wino_m:
             wt = -(-g.q // g.wino_m)
-            rows = (j0 // wt * g.wino_m - g.pad_top, -(-j1 // wt) * g.wino_m + 2 - g.pad_top)
-            chans = (k0, k1)
+            return j0 // wt * g.wino_m, -(-j1 // wt) * g.wino_m
+        return j0 // g.q, -(-j1 // g.q)
+
+    def _b_block_reads(self, jb: int, kb: int) -> np.ndarray:
+        g = self.geo
+        k0, k1 = self.blk.k_range(kb)
+        o0, o1 = self._out_rows(jb)
+        if g.wino_m:  # each m x m output tile reads its (m+2) x (m+2) input tile
+            rows, chans = (o0 - g.pad_top, o1 + 2 - g.pad_top), (k0, k1)
         else:
             rs = g.r * g.s
             chans = (k0 // rs, -(-k1 // rs))
-            o0, o1 = j0 // g.q, -(-j1 // g.q)
             rows = (o0 * g.stride - g.pad_top, (o1 - 1) * g.stride - g.pad_top + g.r)
         return self._rows(g.in_base, chans, rows, g.h, g.w, g.in_bytes)
 
     def _bt_lines(self, jb: int, kb: int) -> np.ndarray:
         b = self.blk
         size = b.tile_n * b.tile_k * b.batch * self.e
-        jj = min(b.n - jb * b.tile_n, b.tile_n)
-        kk = min(b.k - kb * b.tile_k, b.tile_k)
+        jj, kk = _extent(b.n_range(jb)), _extent(b.k_range(kb))
         return self._range(self.ws_base + (jb * b.nn_k + kb) * size, jj * kk * b.batch * self.e)
 
     def _pack_tiles(self):
@@ -290,37 +311,29 @@ class NcnnGemmStream:
             reads, writes = self._b_block_reads(jb, kb), self._bt_lines(jb, kb)
             if parts > 1:
                 reads, writes = np.array_split(reads, parts)[p], np.array_split(writes, parts)[p]
-            jj = min(b.n - jb * b.tile_n, b.tile_n)
-            kk = min(b.k - kb * b.tile_k, b.tile_k)
+            jj, kk = _extent(b.n_range(jb)), _extent(b.k_range(kb))
             macs = self.pack_macs * jj * kk / total / parts
             yield core, reads, writes, macs, (reads.size + writes.size) * self.line
 
     # -- loop 2: GEMM over output-channel blocks --------------------------------------------------
     def _out_lines(self, ib: int, jb: int) -> np.ndarray:
-        g, b = self.geo, self.blk
-        i0, i1 = ib * b.tile_m, min(b.m, (ib + 1) * b.tile_m)
-        j0, j1 = jb * b.tile_n, min(b.n, (jb + 1) * b.tile_n)
-        if g.wino_m:
-            wt = -(-g.q // g.wino_m)
-            rows = (j0 // wt * g.wino_m, -(-j1 // wt) * g.wino_m)
-        else:
-            rows = (j0 // g.q, -(-j1 // g.q))
-        return self._rows(g.out_base, (i0, i1), rows, g.p, g.q, g.out_bytes)
+        g = self.geo
+        return self._rows(g.out_base, self.blk.m_range(ib), self._out_rows(jb), g.p, g.q,
+                          g.out_bytes)
 
     def _at_lines(self, ib: int, kb: int) -> np.ndarray:
         b = self.blk
         size = b.tile_m * b.tile_k * b.batch * self.e
-        ii = min(b.m - ib * b.tile_m, b.tile_m)
-        kk = min(b.k - kb * b.tile_k, b.tile_k)
+        ii, kk = _extent(b.m_range(ib)), _extent(b.k_range(kb))
         return self._range(self.at_base + (ib * b.nn_k + kb) * size, ii * kk * b.batch * self.e)
 
     def _block_steps(self, ib: int):
         b = self.blk
-        ii = min(b.m - ib * b.tile_m, b.tile_m)
+        ii = _extent(b.m_range(ib))
         for jb in range(b.nn_n):
-            jj = min(b.n - jb * b.tile_n, b.tile_n)
+            jj = _extent(b.n_range(jb))
             for kb in range(b.nn_k):
-                kk = min(b.k - kb * b.tile_k, b.tile_k)
+                kk = _extent(b.k_range(kb))
                 reads = np.concatenate([self._at_lines(ib, kb), self._bt_lines(jb, kb)])
                 macs = float(ii * jj * kk * b.batch)
                 writes = np.zeros(0, dtype=np.uint64)
