@@ -258,6 +258,9 @@ class NcnnGemmStream:
         r0, r1 = max(0, rows[0]), min(height, rows[1])
         if r1 <= r0 or chans[1] <= chans[0]:
             return np.zeros(0, dtype=np.uint64)
+        if r0 == 0 and r1 == height:  # whole channels: one contiguous run
+            first = chans[0] * height * width
+            return _span(base, first, chans[1] * height * width, eb, self.line)
         c = np.arange(chans[0], chans[1], dtype=np.int64)
         start = base + (c * height + r0) * width * eb
         end = base + (c * height + r1) * width * eb
