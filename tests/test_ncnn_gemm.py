@@ -162,9 +162,10 @@ def test_every_blocked_layer_of_a_network_yields_its_macs(dtype):
     sc = validate_data(Scenario, {"name": "t", "hardware": str(HW / "raspberry-pi-4.yaml"),
                                   "streams": [{"network": "resnet18", "dtype": dtype,
                                                "threads": 4}]})
-    layers = prepare_checked(sc).streams[0].mappings
-    blocked = [m for m in layers if isinstance(m, BlockedLayer)]
-    assert len(blocked) == 20                    # every conv of ResNet-18
+    stream = prepare_checked(sc).streams[0]
+    blocked = [m for m in stream.mappings if isinstance(m, BlockedLayer)]
+    convs = [op for op in stream.graph.ops if op.kind == "conv2d"]
+    assert len(convs) == 20 and len(blocked) == len(convs)   # every conv of ResNet-18
     regions = []
     for m in blocked:
         tiles = list(m.tiles())

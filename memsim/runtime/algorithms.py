@@ -75,6 +75,13 @@ class Algorithm:
         return self.macs + self.transform_macs
 
 
+def winograd_transforms(tiles: int, c: int, k: int, m: int) -> tuple[int, int]:
+    """(input, output) transform MACs of F(m,3) over ``tiles`` tiles: ``2α³`` per tile and
+    input channel, ``α²m + αm²`` per tile and output channel (dense products, module doc)."""
+    alpha = m + 2
+    return tiles * c * 2 * alpha ** 3, tiles * k * (alpha * alpha * m + alpha * m * m)
+
+
 def winograd_counts(shape: ConvShape, m: int) -> Algorithm:
     """F(m,3) multiply counts and transformed-tile elements of a 3x3 stride-1 conv (module doc)."""
     if m < 1:
@@ -82,8 +89,7 @@ def winograd_counts(shape: ConvShape, m: int) -> Algorithm:
     alpha = m + 2
     tiles = shape.n * math.ceil(shape.ho / m) * math.ceil(shape.wo / m) * shape.groups
     gemm = tiles * alpha * alpha * shape.c * shape.k
-    t_in = tiles * shape.c * 2 * alpha ** 3
-    t_out = tiles * shape.k * (alpha * alpha * m + alpha * m * m)
+    t_in, t_out = winograd_transforms(tiles, shape.c, shape.k, m)
     extra = tiles * alpha * alpha * (shape.c + shape.k)
     return Algorithm(f"winograd F({m},3)", "winograd", gemm, t_in + t_out, extra, m)
 

@@ -54,6 +54,7 @@ class Decision:
     fixed_s: float
     extra_bytes: int = 0
     alg: Algorithm | None = None
+    blocked: bool = False  # run as the runtime's own blocked GEMM (memsim.runtime.blocked)
 
 
 class RuntimeLayer:
@@ -124,8 +125,7 @@ def apply(mappings: list, graph, hardware, settings: RuntimeSettings) -> list:
             d = replace(d, fixed_s=0.0)
         out.append(RuntimeLayer(m, d))
     if prof.blocked_gemm or prof.border_copy:
-        out = blocked_layers(out, mappings, graph, hardware, settings.threads,
-                             bool(prof.blocked_gemm), prof.border_copy)
+        out = blocked_layers(out, mappings, hardware, settings.threads, prof.border_copy)
     return out
 
 
@@ -222,7 +222,7 @@ def decide(m, graph, hardware, prof: RuntimeProfile, threads: int) -> Decision:
     extra = 0 if blocked else int(math.ceil(2 * alg.extra_elements * bits / 8))
     launches = prof.winograd_dispatches if alg.kernel == "winograd" else 1
     fixed = layer_fixed_s(prof.op_overhead_s * launches, threads, prof.barrier_s)
-    return Decision(alg.name, alg.kernel, scale, fixed, extra, alg)
+    return Decision(alg.name, alg.kernel, scale, fixed, extra, alg, blocked)
 
 
 def split_ratio(m, graph, hardware, kernel: str, threads: int) -> float:

@@ -28,7 +28,7 @@ from dataclasses import replace
 
 from memsim.runtime.ncnn_gemm import (BorderCopy, Blocking, ConvGeometry, NcnnGemmStream,
                                       blocking)
-from memsim.runtime.algorithms import conv_shape_of
+from memsim.runtime.algorithms import conv_shape_of, winograd_transforms
 from memsim.mapping.layer import PLAIN_COST
 from memsim.workloads.ir import dtype_bits
 
@@ -67,7 +67,7 @@ class BlockedLayer:
         self._layer = layer
         self.stream, self.border, self.threads = stream, border, threads
         main = stream.n_tiles if stream is not None else layer.n_tiles
-        self.n_tiles = main + (min(threads, border.c) if border is not None else 0)
+        self.n_tiles = main + (border.n_tiles(threads) if border is not None else 0)
         # everything the tiles depend on beyond the wrapped layer (a sweep shares mappings
         # between points that may differ in threads or caches)
         self.memo_key = (layer.memo_key, threads,
@@ -140,11 +140,11 @@ def _geometry(m, alg, border: BorderCopy | None) -> tuple[ConvGeometry, tuple, i
     return geo, dims, int(out.bits // 8), False
 
 
-def _gemm_stream(layer, graph, hardware, threads: int, base: int,
+def _gemm_stream(layer, hardware, threads: int, base: int,
                  border: BorderCopy | None) -> NcnnGemmStream | None:
     """The blocked GEMM of ``layer`` with its packed weights at ``base`` (None: not eligible)."""
     alg = layer.decision.alg
-    if alg is None or not blocked_eligible(layer, graph, alg):
+    if not layer.decision.blocked:
         return None
     geo, (mm, nn, kk, batch), e, int8 = _geometry(layer, alg, border)
     if int8:
@@ -158,19 +158,19 @@ def _gemm_stream(layer, graph, hardware, threads: int, base: int,
                           out_macs, layer.mlp, inner_split=int8 or blk.batch > 1)
 
 
-def blocked_layers(layers: list, mappings: list, graph, hardware, threads: int,
-                   gemm: bool = True, border: bool = True) -> list:
+def blocked_layers(layers: list, mappings: list, hardware, threads: int,
+                   border: bool = True) -> list:
     """``layers`` (runtime layers) with the runtime's own tiles where it has them: a
-    :class:`BlockedLayer` for every eligible GEMM-class conv (``gemm``) and every padded conv
-    (``border``). Addresses as in the module docstring; the border copies share one more
-    workspace after the packed-B one."""
+    :class:`BlockedLayer` for every conv its decision runs blocked (``Decision.blocked``) and
+    every padded conv (``border``). Addresses as in the module docstring; the border copies
+    share one more workspace after the packed-B one."""
     base = _stream_end(mappings)
     plans = []
     for i, layer in enumerate(layers):
-        if getattr(layer, "decision", None) is None or layer.dma:
+        if layer.dma:
             continue
         copy = _border(layer) if border else None
-        stream = _gemm_stream(layer, graph, hardware, threads, base, copy) if gemm else None
+        stream = _gemm_stream(layer, hardware, threads, base, copy)
         if stream is None and copy is None:
             continue
         if stream is not None:
@@ -191,11 +191,9 @@ def blocked_layers(layers: list, mappings: list, graph, hardware, threads: int,
 
 
 def _transform_split(alg, geo: ConvGeometry) -> tuple[float, float]:
-    """(input transform MACs, output transform MACs) of a Winograd ``alg`` (0, 0 otherwise):
-    ``algorithms.winograd_counts``' ``2α³`` per tile·input channel and ``α²m + αm²`` per
-    tile·output channel."""
+    """(input transform MACs, output transform MACs) of a Winograd ``alg`` (0, 0 otherwise)."""
     if not alg.tile:
         return 0.0, 0.0
-    m, a = alg.tile, alg.tile + 2
-    tiles = -(-geo.p // m) * -(-geo.q // m)
-    return float(tiles * geo.c * 2 * a ** 3), float(tiles * geo.k * (a * a * m + a * m * m))
+    m = alg.tile
+    t_in, t_out = winograd_transforms(-(-geo.p // m) * -(-geo.q // m), geo.c, geo.k, m)
+    return float(t_in), float(t_out)

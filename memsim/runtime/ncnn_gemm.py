@@ -120,14 +120,21 @@ def blocking(m: int, n: int, k: int, batch: int, l2_bytes: int, elem_bytes: int,
     return Blocking(m, n, k, batch, tile_m, tile_n, tile_k)
 
 
-def static_owner(items: int, threads: int) -> list[int]:
-    """The thread of each of ``items`` work items under GNU OpenMP's ``schedule(static)``:
+def static_chunks(items: int, threads: int) -> list[tuple[int, int]]:
+    """Each thread's work items ``[lo, hi)`` under GNU OpenMP's ``schedule(static)``:
     ``items // threads`` each, the first ``items % threads`` threads one more, in order."""
     q, r = divmod(items, threads)
-    owner = []
+    out, lo = [], 0
     for t in range(threads):
-        owner += [t] * (q + (1 if t < r else 0))
-    return owner
+        hi = lo + q + (1 if t < r else 0)
+        out.append((lo, hi))
+        lo = hi
+    return out
+
+
+def static_owner(items: int, threads: int) -> list[int]:
+    """The thread of each of ``items`` work items (:func:`static_chunks`)."""
+    return [t for t, (lo, hi) in enumerate(static_chunks(items, threads)) for _ in range(lo, hi)]
 
 
 @dataclass(frozen=True)
@@ -180,16 +187,17 @@ class BorderCopy:
         hh, ww = self.shape
         return math.ceil(self.c * hh * ww * self.elem_bytes)
 
+    def n_tiles(self, threads: int) -> int:
+        """Copy tiles on ``threads`` threads (one per thread with channels)."""
+        return min(max(1, threads), self.c)
+
     def tiles(self, threads: int, line_bytes: int, mlp=None):
         """One copy tile per thread (channel chunks, GNU OpenMP static split); no MACs."""
         hh, ww = self.shape
-        owner = static_owner(self.c, max(1, threads))
         n = 0
-        for core in range(max(1, threads)):
-            chans = [c for c, t in enumerate(owner) if t == core]
-            if not chans:
+        for core, (c0, c1) in enumerate(static_chunks(self.c, max(1, threads))):
+            if c1 == c0:
                 continue
-            c0, c1 = chans[0], chans[-1] + 1
             src = _span(self.src_base, c0 * self.h * self.w, c1 * self.h * self.w,
                         self.elem_bytes, line_bytes)
             dst = _span(self.dst_base, c0 * hh * ww, c1 * hh * ww, self.elem_bytes, line_bytes)
@@ -247,11 +255,6 @@ class NcnnGemmStream:
         b = self.blk
         return b.nn_n * b.nn_k * b.tile_n * b.tile_k * b.batch * self.e
 
-    def _range(self, start: int, nbytes: float) -> np.ndarray:
-        lo = start // self.line
-        hi = -(-int(start + math.ceil(nbytes)) // self.line)
-        return np.arange(lo, max(lo, hi), dtype=np.uint64)
-
     def _rows(self, base: int, chans: tuple[int, int], rows: tuple[int, int], height: int,
               width: int, eb: float) -> np.ndarray:
         """Lines of rows ``rows`` of channels ``chans`` of an NCHW tensor (row runs merged)."""
@@ -295,28 +298,41 @@ class NcnnGemmStream:
             rows = (o0 * g.stride - g.pad_top, (o1 - 1) * g.stride - g.pad_top + g.r)
         return self._rows(g.in_base, chans, rows, g.h, g.w, g.in_bytes)
 
+    def _packed(self, base: int, outer: int, tile: int, extent: int, kb: int) -> np.ndarray:
+        """Lines of packed block ``(outer, kb)`` of a buffer at ``base`` laid out as ncnn's
+        ``Mat(tile·TILE_K·batch, nn_K, nn_outer)``: whole blocks, the used part ``extent`` rows."""
+        b = self.blk
+        size = tile * b.tile_k * b.batch * self.e
+        used = extent * _extent(b.k_range(kb)) * b.batch
+        return _span(base + (outer * b.nn_k + kb) * size, 0, used, self.e, self.line)
+
     def _bt_lines(self, jb: int, kb: int) -> np.ndarray:
         b = self.blk
-        size = b.tile_n * b.tile_k * b.batch * self.e
-        jj, kk = _extent(b.n_range(jb)), _extent(b.k_range(kb))
-        return self._range(self.ws_base + (jb * b.nn_k + kb) * size, jj * kk * b.batch * self.e)
+        return self._packed(self.ws_base, jb, b.tile_n, _extent(b.n_range(jb)), kb)
+
+    @property
+    def _pack_parts(self) -> int:
+        """Threads that share each pack block: all of them when the runtime splits a block
+        inside (``inner_split``) and there are fewer blocks than threads, else 1."""
+        few = self.blk.nn_n * self.blk.nn_k < self.threads
+        return self.threads if self.inner_split and self.threads > 1 and few else 1
 
     def _pack_tiles(self):
-        b = self.blk
+        b, parts = self.blk, self._pack_parts
         blocks = [(jb, kb) for jb in range(b.nn_n) for kb in range(b.nn_k)]
-        split = self.inner_split and self.threads > 1 and len(blocks) < self.threads
-        parts = self.threads if split else 1  # Winograd: all threads transform each block
-        items = [(jb, kb, p) for jb, kb in blocks for p in range(parts)]
-        owner = (list(range(parts)) * len(blocks)) if split else static_owner(len(items),
-                                                                              self.threads)
+        owner = static_owner(len(blocks), self.threads) if parts == 1 else None
         total = float(b.n * b.k)
-        for (jb, kb, p), core in zip(items, owner):
+        for q, (jb, kb) in enumerate(blocks):
             reads, writes = self._b_block_reads(jb, kb), self._bt_lines(jb, kb)
-            if parts > 1:
-                reads, writes = np.array_split(reads, parts)[p], np.array_split(writes, parts)[p]
             jj, kk = _extent(b.n_range(jb)), _extent(b.k_range(kb))
             macs = self.pack_macs * jj * kk / total / parts
-            yield core, reads, writes, macs, (reads.size + writes.size) * self.line
+            if parts == 1:
+                yield owner[q], reads, writes, macs, (reads.size + writes.size) * self.line
+                continue
+            # all threads transform this block: thread p takes the p-th share of its lines
+            for p, (r, w) in enumerate(zip(np.array_split(reads, parts),
+                                           np.array_split(writes, parts))):
+                yield p, r, w, macs, (r.size + w.size) * self.line
 
     # -- loop 2: GEMM over output-channel blocks --------------------------------------------------
     def _out_lines(self, ib: int, jb: int) -> np.ndarray:
@@ -326,9 +342,7 @@ class NcnnGemmStream:
 
     def _at_lines(self, ib: int, kb: int) -> np.ndarray:
         b = self.blk
-        size = b.tile_m * b.tile_k * b.batch * self.e
-        ii, kk = _extent(b.m_range(ib)), _extent(b.k_range(kb))
-        return self._range(self.at_base + (ib * b.nn_k + kb) * size, ii * kk * b.batch * self.e)
+        return self._packed(self.at_base, ib, b.tile_m, _extent(b.m_range(ib)), kb)
 
     def _block_steps(self, ib: int):
         b = self.blk
@@ -347,10 +361,9 @@ class NcnnGemmStream:
                 yield reads, writes, macs, inner
 
     def _gemm_tiles(self):
-        owner = static_owner(self.blk.nn_m, self.threads)
-        mine = [[ib for ib, t in enumerate(owner) if t == core] for core in range(self.threads)]
-        gens = [(core, (s for ib in blocks for s in self._block_steps(ib)))
-                for core, blocks in enumerate(mine) if blocks]
+        chunks = static_chunks(self.blk.nn_m, self.threads)
+        gens = [(core, (s for ib in range(lo, hi) for s in self._block_steps(ib)))
+                for core, (lo, hi) in enumerate(chunks) if hi > lo]
         while gens:  # one step of every busy thread in turn keeps the engine's queues short
             alive = []
             for core, gen in gens:
@@ -364,10 +377,7 @@ class NcnnGemmStream:
     def n_tiles(self) -> int:
         """Tiles :meth:`tiles` yields."""
         b = self.blk
-        pack = b.nn_n * b.nn_k
-        if self.inner_split and self.threads > 1 and pack < self.threads:
-            pack *= self.threads
-        return pack + b.nn_m * b.nn_n * b.nn_k
+        return b.nn_n * b.nn_k * self._pack_parts + b.nn_m * b.nn_n * b.nn_k
 
     def tiles(self):
         """Loop 1 then loop 2, each step a :class:`Tile` with its core (``Tile.core``)."""
