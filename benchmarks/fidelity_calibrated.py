@@ -1,6 +1,9 @@
 """Leave-one-network-out calibrated predictions for ``fidelity.py``.
 
-Rows are grouped by board context (preset, unit, runtime). For each network of a group, the
+Rows are grouped by board context: preset, unit, runtime and the measured setup (one board
+with one software stack, ``fidelity_rows._setup``), as a user calibrating their own board has
+them — two boards of one chip (an Android RK3588 and a Rock 5B, a Coral Dev Board and a USB
+Accelerator) or two stacks on one board are two calibrations. For each network of a group, the
 group's free parameters (memsim.runtime.calibrate) are fitted to the rows of the *other*
 networks — on layer surrogates anchored at the shipped defaults — and the held-out network's rows
 are then predicted by a full simulation at the fitted parameters. A group needs rows of at least
@@ -42,9 +45,10 @@ def loo_results(results: list[tuple[Row, float]]) -> tuple[list, dict]:
 
     groups: dict = {}
     for row, _ in results:
-        groups.setdefault((row.preset, row.unit, row.runtime, row.clock_hz), []).append(row)
+        key = (row.preset, row.unit, row.runtime, row.clock_hz, row.setup)
+        groups.setdefault(key, []).append(row)
     out, skipped = [], {}
-    for (preset, unit, runtime, _), rows in groups.items():
+    for (preset, unit, runtime, _, _), rows in groups.items():
         nets = sorted({r.network for r in rows})
         hw = validate_data(Hardware, hardware_data(rows[0]))
         start = runner.start_params(runtime, unit)
@@ -59,6 +63,7 @@ def loo_results(results: list[tuple[Row, float]]) -> tuple[list, dict]:
                 names = names[:max(0, len(keep) - 1)]
             theta = fitlib.fit_surrogate([models[i] for i in keep],
                                          [rows[i].latency_ms / 1e3 for i in keep], names, start)
+            theta = runner.settle(theta, names, runtime, unit)
             fitted = runner.hardware_at(hw, runtime, unit, theta, len(keep))
             for r in rows:
                 if r.network == net:

@@ -53,6 +53,8 @@ class Row:
     clock_hz: int | None = None
     strategies: dict = field(default_factory=dict)
     skip: str | None = None
+    setup: str = ""
+
 
     @property
     def key(self) -> str:
@@ -128,6 +130,27 @@ def _runtime(framework: str) -> tuple[str, str | None]:
     return "generic", f"no runtime profile for {framework!r}"
 
 
+def _words(text: str) -> str:
+    """Lower-case words of ``text``; spelling variants of one board name made equal."""
+    t = text.lower().replace("developer kit", "devkit")
+    return " ".join(w for w in re.findall(r"[a-z0-9.]+", t) if w not in ("nvidia", "jetson"))
+
+
+def _setup(r: dict) -> str:
+    """The measured setup: one board with one software stack, as a user calibrating their own
+    board has it. The board is the ncnn README section (one contributor's board each; its rows
+    phrase the hardware differently), else the ``HW:`` note's first clause (``NUCLEO-H7A3ZI-Q``,
+    ``A100 PCIe 80GB`` vs ``A100 SXM 80GB``, ``Coral Dev Board`` vs ``USB Accelerator``); the
+    software is the framework column's name and version (before its first ``,`` or ``(``)."""
+    m = re.search(r'section "([^"]+)"', r["source"])
+    if m:
+        board = m.group(1)
+    else:
+        hw = re.search(r"HW:\s*([^;]*)", r["notes"])
+        board = _words(re.split(r"[,(@]", hw.group(1))[0]) if hw else "-"
+    return f"{board} / {_words(re.split(r'[,(]', r['framework'])[0])}"
+
+
 def _clock(notes: str) -> int | None:
     """The measured board's core clock when the ``HW:`` note names a different one."""
     m = re.search(r"HW:[^;]*?(?:@|Cortex-M7 @)\s*(\d+)\s*MHz", notes)
@@ -171,4 +194,5 @@ def _row(line: int, r: dict) -> Row:
             m2 = re.search(r"@\s*(\d+)\s*MHz", notes)
             row.clock_hz = int(m2.group(1)) * 1_000_000 if m2 else None
     row.skip = nskip or skip
+    row.setup = _setup(r)
     return row

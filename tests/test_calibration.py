@@ -152,3 +152,14 @@ def test_calibrate_refuses_mixed_runtimes_and_missing_units_at_their_line(tmp_pa
     assert main(["calibrate", str(gpu), "--hardware", str(STM32), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"{gpu}:2:") and "has no gpu unit" in err and not out.exists()
+
+
+def test_unfitted_parameters_stay_at_the_profiles_values():
+    # the fit starts a zero overhead at a positive placeholder (log space); a parameter it does
+    # not fit must go back to the profile's value, and a GPU runtime gets no thread barrier
+    start = runner.start_params("generic", "cpu")
+    assert start["op_overhead_s"] == start["barrier_s"] == 1e-6
+    assert runner.start_params("tensorrt", "gpu")["barrier_s"] == 0.0
+    settled = runner.settle(start, ("op_overhead_s",), "generic", "cpu")
+    assert settled["op_overhead_s"] == 1e-6 and settled["barrier_s"] == 0.0
+    assert runner.settle(start, (), "generic", "cpu") == runner.profile_params("generic", "cpu")

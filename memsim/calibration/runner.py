@@ -122,14 +122,31 @@ def row_model(m, scenario, theta: dict) -> fitlib.RowModel:
     return fitlib.RowModel(layers, anchor, multithread=rt.threads > 1)
 
 
-def start_params(runtime: str, unit: str) -> dict:
-    """The profile's defaults as the fit's starting point (a zero overhead starts at 1 µs:
-    log space needs a positive start)."""
+def profile_params(runtime: str, unit: str) -> dict:
+    """The profile's own value of every calibratable parameter (``dram_fraction`` 1)."""
     prof = get_profile(runtime, unit)
-    theta = {"op_overhead_s": prof.op_overhead_s or 1e-6, "barrier_s": prof.barrier_s or 1e-6,
+    theta = {"op_overhead_s": prof.op_overhead_s, "barrier_s": prof.barrier_s,
              "dram_fraction": 1.0, "allcore_clock_fraction": prof.allcore_clock_fraction}
     theta.update({f"efficiency_{k}": prof.efficiency[k] for k in KERNELS})
     return theta
+
+
+def start_params(runtime: str, unit: str) -> dict:
+    """The profile's defaults as the fit's starting point (a zero overhead starts at 1 µs:
+    log space needs a positive start; a zero thread barrier only on a CPU, the one unit whose
+    runtimes synchronise threads after each layer)."""
+    theta = profile_params(runtime, unit)
+    theta["op_overhead_s"] = theta["op_overhead_s"] or 1e-6
+    theta["barrier_s"] = theta["barrier_s"] or (1e-6 if unit == "cpu" else 0.0)
+    return theta
+
+
+def settle(theta: dict, names, runtime: str, unit: str) -> dict:
+    """``theta`` with every parameter outside ``names`` (not fitted) back at the profile's own
+    value: the starting point's positive placeholders for zero defaults must not remain in a
+    model that did not fit them."""
+    exact = profile_params(runtime, unit)
+    return {k: (v if k in names else exact.get(k, v)) for k, v in theta.items()}
 
 
 def calibrate(measurements, hardware, *, runtime=None, unit=None, only=None, path=None,
@@ -155,6 +172,9 @@ def calibrate(measurements, hardware, *, runtime=None, unit=None, only=None, pat
         raise InputError(f"{n} measurement(s) cannot determine {len(names)} free parameters "
                          f"({', '.join(names)}): need at least {need} rows, or fewer "
                          f"parameters (--params)", path=path, line=0)
+    settled = settle(start, names, runtime, unit)
+    if settled != start:  # a placeholder not fitted: anchor the fit without it
+        start, first = settled, simulate_rows(settled)
     result = fitlib.fit(simulate_rows, measured, start, names, models=first)
     result.loo_factors = fitlib.leave_one_out(result, measured, loo_groups)
     return Calibrated(result, list(measurements), runtime, unit, hardware)

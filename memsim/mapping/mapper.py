@@ -47,8 +47,12 @@ DEFAULT_STRATEGIES = Strategies()
 # --------------------------------------------------------------------------- helpers
 
 def op_dtype(graph, op) -> str:
-    """The dtype an op computes in: its first input's (else its output's); an embedding (or any
-    op whose first input is an index tensor of int32/int64) computes in its output's dtype."""
+    """The dtype an op computes in: ``op.attrs["compute_dtype"]`` when the runtime set it (an
+    int8 convolution reading a floating-point blob: ``runtime.precision``), else its first
+    input's (else its output's); an embedding (or any op whose first input is an index tensor
+    of int32/int64) computes in its output's dtype."""
+    if "compute_dtype" in op.attrs:
+        return op.attrs["compute_dtype"]
     names = list(op.inputs) + list(op.outputs)
     if op.kind == "embedding" or (op.inputs and op.outputs and
                                   graph.tensors[op.inputs[0]].dtype in ("int32", "int64")):

@@ -21,7 +21,7 @@ from memsim.planning import plan_graph
 from memsim.planning.capacity import best_option, capacity_options
 from memsim.planning.onchip import activation_capacity, split_capacity, split_costs
 from memsim.planning.split import SplitCosts
-from memsim.runtime import runtime_pass
+from memsim.runtime import graph_pass, runtime_pass
 from memsim.strategies import tensor_bytes_hook
 from memsim.workloads import load_network
 
@@ -131,10 +131,12 @@ def _dtype(graph) -> str:
 
 
 def prepare_index(scenario, index: int, passes: Sequence[StreamPass] = ()) -> PreparedStream:
-    """Stream ``index`` of ``scenario`` prepared, then run through the runtime stage
+    """Stream ``index`` of ``scenario`` prepared — its graph at the widths its runtime stores
+    (``memsim.runtime.graph_pass``) —, then run through the runtime stage
     (``memsim.runtime.runtime_pass``: what the scenario's runtime executes) and ``passes``."""
     stream = scenario.streams[index]
-    prepared = prepare_stream(stream, scenario.hardware, scenario.strategies, scenario.seed)
+    graph = graph_pass(scenario, index, load_stream_graph(stream))
+    prepared = prepare_graph(graph, scenario.hardware, scenario.strategies, scenario.seed)
     for pass_ in (runtime_pass, *passes):
         prepared = pass_(scenario, index, prepared)
     return prepared

@@ -105,17 +105,21 @@ def im2col_elements(shape: ConvShape) -> int:
     return shape.n * shape.ho * shape.wo * shape.r * shape.s * shape.c * shape.groups
 
 
-def ncnn_winograd_tile(shape: ConvShape, int8: bool = False) -> int:
+def ncnn_winograd_tile(shape: ConvShape, int8: bool = False, dot: bool = False) -> int:
     """ncnn's Winograd choice for an eligible 3x3 s1 conv (0: none): any conv with at least 8
     input or output channels; F(6,3) when both counts are <= 128, else F(4,3) when both are
     >= 8, else F(2,3) (Tencent/ncnn src/layer/arm/convolution_arm.cpp, create_pipeline and
     forward, cc37c10997e8). ``int8``: only F(4,3), on the pack8-in/pack4-out path (input
-    channels a multiple of 8, outputs of 4; create_pipeline_int8_arm — its extra condition on
-    cores with dot-product instructions, >= 256 channels, is not modelled)."""
+    channels a multiple of 8, outputs of 4; create_pipeline_int8_arm), and on cores with
+    dot-product instructions (``dot``) only with >= 256 input and output channels — below that
+    the int8 im2col GEMM (the same file's ``cpu_support_arm_asimddp()`` condition; from
+    2023-10, 80b3b9c6f, ncnn drops int8 Winograd on such cores altogether)."""
     c, k = shape.c, shape.k
     if not winograd_eligible(shape):
         return 0
     if int8:
+        if dot and not (c >= 256 and k >= 256):
+            return 0
         return 4 if c % 8 == 0 and k % 4 == 0 else 0
     if c < 8 and k < 8:
         return 0
@@ -132,7 +136,8 @@ def choose_conv(shape: ConvShape, winograd_tiles: tuple[int, ...], min_channels:
     with at least ``min_channels`` input and output channels take the Winograd variant of
     ``winograd_tiles`` that executes the fewest multiplies (tile padding of small maps makes
     large tiles lose there), unless direct GEMM is cheaper; the rest im2col+GEMM (``im2col``)
-    or direct. ``rule="ncnn"``: the Winograd variant is ncnn's (:func:`ncnn_winograd_tile`).
+    or direct. ``rule="ncnn"``: the Winograd variant is ncnn's (:func:`ncnn_winograd_tile`);
+    ``"ncnn-int8"`` its int8 kernels', ``"ncnn-int8-dot"`` on a core with dot products.
     """
     direct = shape.direct_macs
     if shape.depthwise:
@@ -141,8 +146,8 @@ def choose_conv(shape: ConvShape, winograd_tiles: tuple[int, ...], min_channels:
         return Algorithm("gemm 1x1", "gemm", direct)
     base = (Algorithm("im2col+gemm", "gemm", direct, 0, im2col_elements(shape)) if im2col
             else Algorithm("direct", "direct", direct))
-    if rule in ("ncnn", "ncnn-int8"):
-        m = ncnn_winograd_tile(shape, rule == "ncnn-int8")
+    if rule in ("ncnn", "ncnn-int8", "ncnn-int8-dot"):
+        m = ncnn_winograd_tile(shape, rule != "ncnn", rule == "ncnn-int8-dot")
         return winograd_counts(shape, m) if m and m in winograd_tiles else base
     if (winograd_tiles and winograd_eligible(shape) and shape.c >= min_channels
             and shape.k >= min_channels):

@@ -22,6 +22,7 @@ from memsim.runtime.algorithms import Algorithm, choose_conv, conv_shape_of
 from memsim.runtime.blocked import blocked_eligible, blocked_layers
 from memsim.runtime.overheads import (best_block, layer_fixed_s, parallel_items,
                                       split_efficiency, wave_efficiency)
+from memsim.runtime.precision import has_dot_product, retype_graph
 from memsim.runtime.profiles import ACTIVATIONS, RuntimeProfile, get_profile
 from memsim.workloads.ir import dtype_bits
 
@@ -98,6 +99,14 @@ def settings_for(stream, hardware, runtime: str | None, unit: str | None) -> Run
     return RuntimeSettings(name, unit, int(threads), params)
 
 
+def graph_pass(scenario, index: int, graph):
+    """Stream ``index``'s ``graph`` with the tensor widths its runtime stores
+    (``precision.retype_graph``), before the memory plan; ``graph`` itself when unchanged."""
+    hw = scenario.hardware
+    settings = settings_for(scenario.streams[index], hw, scenario.runtime, scenario.unit)
+    return retype_graph(graph, settings.profile(), hw)
+
+
 def runtime_pass(scenario, index: int, prepared):
     """The runtime stage as a prepare pass (``memsim.prepare.StreamPass``): stream ``index``
     of ``scenario`` as its runtime executes it; ``prepared`` itself when the runtime changes
@@ -125,7 +134,8 @@ def apply(mappings: list, graph, hardware, settings: RuntimeSettings) -> list:
             d = replace(d, fixed_s=0.0)
         out.append(RuntimeLayer(m, d))
     if prof.blocked_gemm or prof.border_copy:
-        out = blocked_layers(out, mappings, hardware, settings.threads, prof.border_copy)
+        out = blocked_layers(out, mappings, hardware, settings.threads, prof.border_copy,
+                             prof.int8_passes)
     return out
 
 
@@ -184,12 +194,15 @@ def merged_launches(graph, prof: RuntimeProfile) -> set[str]:
     return merged
 
 
-def algorithm_of(op, prof: RuntimeProfile, bits: int = 32) -> Algorithm:
-    """The algorithm ``prof`` runs for ``op`` with ``bits``-bit outputs (conv choice; GEMM for
-    matmuls; else elementwise)."""
+def algorithm_of(op, prof: RuntimeProfile, bits: int = 32, dot: bool = False) -> Algorithm:
+    """The algorithm ``prof`` runs for ``op`` computing on ``bits``-bit elements (conv choice;
+    GEMM for matmuls; else elementwise); ``dot``: the cores have int8 dot-product
+    instructions (``precision.has_dot_product``)."""
     shape = conv_shape_of(op)
     if shape is not None:
-        rule = prof.conv_rule + ("-int8" if bits == 8 and prof.conv_rule == "ncnn" else "")
+        rule = prof.conv_rule
+        if bits == 8 and rule == "ncnn":
+            rule += "-int8-dot" if dot else "-int8"
         return choose_conv(shape, prof.winograd_tiles, prof.winograd_min_channels, prof.im2col,
                            rule)
     if op.kind in ("matmul", "batch_matmul"):
@@ -200,8 +213,8 @@ def algorithm_of(op, prof: RuntimeProfile, bits: int = 32) -> Algorithm:
 def decide(m, graph, hardware, prof: RuntimeProfile, threads: int) -> Decision:
     """The :class:`Decision` for one mapped layer."""
     op = m.op
-    bits = dtype_bits(graph.tensors[op.outputs[0]].dtype) if op.outputs else 8
-    alg = algorithm_of(op, prof, bits)
+    bits = _compute_bits(graph, op, 8)
+    alg = algorithm_of(op, prof, bits, has_dot_product(hardware))
     scale = 1.0 / prof.efficiency.get(alg.kernel, 1.0)
     if op.macs > 0 and alg.kernel != "elementwise":
         scale *= alg.total_macs / op.macs
@@ -234,7 +247,7 @@ def split_ratio(m, graph, hardware, kernel: str, threads: int) -> float:
     if op.kind not in MAC_KINDS or op.loops is None or op.macs <= 0:
         return 1.0
     shape = gemm_shape_of(op)
-    bits = dtype_bits(graph.tensors[op.outputs[0]].dtype) if op.outputs else 32
+    bits = _compute_bits(graph, op, 32)
     reg = hardware.compute.register_bytes or 16
     pack = max(1, min(8, reg * 8 // max(1, bits)))  # ncnn elempack: 4 fp32, 8 fp16/int8 (NEON)
     items = parallel_items(kernel, shape.nf, shape.groups, threads, pack)
@@ -271,6 +284,14 @@ def _packed_depthwise_ratio(m, comp) -> float:
     packed = systolic_cycles(GemmShape(shape.npx, shape.win, shape.nf * shape.groups), rows,
                              cols, df)
     return packed / one_by_one if one_by_one else 1.0
+
+
+def _compute_bits(graph, op, default: int) -> int:
+    """Bits of the elements a MAC op computes on: the runtime's ``compute_dtype`` (an int8
+    conv dequantizing to a floating-point blob, ``precision``), else its output's."""
+    if "compute_dtype" in op.attrs:
+        return dtype_bits(op.attrs["compute_dtype"])
+    return dtype_bits(graph.tensors[op.outputs[0]].dtype) if op.outputs else default
 
 
 def _element_bytes(graph, op) -> float:

@@ -10,8 +10,9 @@ int8 runs ncnn's older int8 kernels (``convolution_sgemm_pack8to4_int8.h``,
 ``convolution_winograd_dot_pack8to4_int8.h`` at cc37c10997e8): the whole packed B (int8; the
 Winograd-transformed input in int16) is built once, then ``#pragma omp parallel for`` over
 pairs of pack-4 output channels — 8 channels per work item — each streams all of it, with no
-further cache blocking (:func:`int8_blocking`); the transformed int16 weights likewise. Their
-int32 Winograd output buffer and the separate im2col copy before packing are not simulated.
+further cache blocking (:func:`int8_blocking`); the transformed int16 weights likewise. With
+``int8_passes`` an int8 conv also quantizes a floating-point input and round-trips its int32
+output blob (:func:`int8_passes_of`); the separate im2col copy before packing is not simulated.
 
 Addresses (:func:`blocked_layers`): the packed weights of each blocked layer get their own
 region after the stream's last tensor (4 KiB aligned, in layer order: ncnn packs them once at
@@ -58,30 +59,40 @@ def int8_blocking(m: int, n: int, k: int, batch: int) -> Blocking:
 
 
 class BlockedLayer:
-    """A runtime layer whose tiles are the runtime's own: its border copy (``border``, or
-    None), then its blocked GEMM (``stream``, or None: the wrapped layer's tiles). Every other
-    attribute is the wrapped :class:`memsim.runtime.apply.RuntimeLayer`'s."""
+    """A runtime layer whose tiles are the runtime's own: the passes before its kernel
+    (``pre``: an int8 quantize, the border copy), its blocked GEMM (``stream``, or None: the
+    wrapped layer's tiles), then the passes after it (``post``: an int8 layer's int32 blob and
+    its requantize). Every other attribute is the wrapped
+    :class:`memsim.runtime.apply.RuntimeLayer`'s."""
 
-    def __init__(self, layer, stream: NcnnGemmStream | None, border: BorderCopy | None,
+    def __init__(self, layer, stream: NcnnGemmStream | None, pre: tuple, post: tuple,
                  threads: int):
         self._layer = layer
-        self.stream, self.border, self.threads = stream, border, threads
+        self.stream, self.pre, self.post, self.threads = stream, pre, post, threads
         main = stream.n_tiles if stream is not None else layer.n_tiles
-        self.n_tiles = main + (border.n_tiles(threads) if border is not None else 0)
+        self.n_tiles = main + sum(c.n_tiles(threads) for c in pre + post)
         # everything the tiles depend on beyond the wrapped layer (a sweep shares mappings
         # between points that may differ in threads or caches)
         self.memo_key = (layer.memo_key, threads,
                          stream and (stream.blk, stream.at_base, stream.ws_base, stream.geo),
-                         border)
+                         pre, post)
 
     def __getattr__(self, name):
         return getattr(self._layer, name)
 
+    @property
+    def border(self) -> BorderCopy | None:
+        """The border copy before the kernel (None when the conv has no padding)."""
+        return next((c for c in self.pre if any(c.pads)), None)
+
     def tiles(self):
-        """The border copy's tiles, then the blocked GEMM's (or the wrapped layer's)."""
-        if self.border is not None:
-            yield from self.border.tiles(self.threads, self.line_bytes, self.mlp)
+        """The passes before, the kernel's tiles (blocked GEMM or the wrapped layer's), the
+        passes after."""
+        for copy in self.pre:
+            yield from copy.tiles(self.threads, self.line_bytes, self.mlp)
         yield from (self.stream.tiles() if self.stream is not None else self._layer.tiles())
+        for copy in self.post:
+            yield from copy.tiles(self.threads, self.line_bytes, self.mlp)
 
 
 def l2_share_bytes(hardware) -> int:
@@ -135,18 +146,22 @@ def _geometry(m, alg, border: BorderCopy | None) -> tuple[ConvGeometry, tuple, i
         dims = (shape.k, -(-shape.ho // alg.tile) * -(-shape.wo // alg.tile), shape.c, a * a)
     else:
         dims = (shape.k, shape.ho * shape.wo, shape.c * shape.r * shape.s, 1)
-    if out.bits <= 8:  # int8 kernels: int16 Winograd operands, int8 packed im2col
+    if out.bits <= 8 or m.op.attrs.get("compute_dtype") == "int8":
+        # int8 kernels: int16 Winograd operands, int8 packed im2col
         return geo, dims, 2 if alg.tile else 1, True
     return geo, dims, int(out.bits // 8), False
 
 
-def _gemm_stream(layer, hardware, threads: int, base: int,
-                 border: BorderCopy | None) -> NcnnGemmStream | None:
-    """The blocked GEMM of ``layer`` with its packed weights at ``base`` (None: not eligible)."""
+def _gemm_stream(layer, hardware, threads: int, base: int, border: BorderCopy | None,
+                 quantized: bool = False) -> NcnnGemmStream | None:
+    """The blocked GEMM of ``layer`` with its packed weights at ``base`` (None: not eligible);
+    ``quantized``: it reads an int8 copy of its floating-point input."""
     alg = layer.decision.alg
     if not layer.decision.blocked:
         return None
     geo, (mm, nn, kk, batch), e, int8 = _geometry(layer, alg, border)
+    if quantized:
+        geo = replace(geo, in_bytes=1.0)
     if int8:
         blk = int8_blocking(mm, nn, kk, batch)
     else:
@@ -159,35 +174,85 @@ def _gemm_stream(layer, hardware, threads: int, base: int,
 
 
 def blocked_layers(layers: list, mappings: list, hardware, threads: int,
-                   border: bool = True) -> list:
+                   border: bool = True, int8_passes: bool = False) -> list:
     """``layers`` (runtime layers) with the runtime's own tiles where it has them: a
-    :class:`BlockedLayer` for every conv its decision runs blocked (``Decision.blocked``) and
-    every padded conv (``border``). Addresses as in the module docstring; the border copies
-    share one more workspace after the packed-B one."""
+    :class:`BlockedLayer` for every conv its decision runs blocked (``Decision.blocked``),
+    every padded conv (``border``) and, with ``int8_passes``, every int8 conv (its quantize,
+    int32 and requantize passes, :func:`int8_passes_of`). Addresses as in the module
+    docstring; after the packed-B workspace come the bordered copies', the quantized inputs'
+    and the int32 blobs' (one each, shared by all layers like ncnn's workspace allocator)."""
     base = _stream_end(mappings)
     plans = []
     for i, layer in enumerate(layers):
         if layer.dma:
             continue
         copy = _border(layer) if border else None
-        stream = _gemm_stream(layer, hardware, threads, base, copy)
-        if stream is None and copy is None:
+        quant, post = int8_passes_of(layer) if int8_passes else (None, ())
+        stream = _gemm_stream(layer, hardware, threads, base, copy, quant is not None)
+        if stream is None and copy is None and quant is None and not post:
             continue
         if stream is not None:
             base += -(-stream.at_bytes // _ALIGN) * _ALIGN
-        plans.append((i, stream, copy))
-    ws = max((st.ws_bytes for _, st, _ in plans if st is not None), default=0)
-    border_base = base + -(-ws // _ALIGN) * _ALIGN
+        plans.append((i, stream, copy, quant, post))
+    ws = max((p[1].ws_bytes for p in plans if p[1] is not None), default=0)
+    border_base = base + _aligned(ws)
+    q_base = border_base + _aligned(max((p[2].nbytes for p in plans if p[2]), default=0))
+    i32_base = q_base + _aligned(max((p[3].nbytes for p in plans if p[3]), default=0))
     out = list(layers)
-    for i, stream, copy in plans:
+    for i, stream, copy, quant, post in plans:
+        pre = []
+        if quant is not None:
+            pre.append(replace(quant, dst_base=q_base))
         if copy is not None:
             copy = replace(copy, dst_base=border_base)
+            pre.append(replace(copy, src_base=q_base, elem_bytes=1.0) if quant else copy)
+        post = tuple(replace(c, src_base=i32_base) if c.read else replace(c, dst_base=i32_base)
+                     for c in post)
         if stream is not None:
             stream.ws_base = base
-            if copy is not None:
-                stream.geo = replace(stream.geo, in_base=border_base)
-        out[i] = BlockedLayer(layers[i], stream, copy, threads)
+            geo = stream.geo
+            if copy is not None or quant is not None:
+                geo = replace(geo, in_base=border_base if copy is not None else q_base,
+                              in_bytes=1.0 if quant is not None else geo.in_bytes)
+            if post:
+                geo = replace(geo, out_base=i32_base, out_bytes=4.0)
+            stream.geo = geo
+        out[i] = BlockedLayer(layers[i], stream, tuple(pre), post, threads)
     return out
+
+
+def _aligned(n: int) -> int:
+    return -(-n // _ALIGN) * _ALIGN
+
+
+def int8_passes_of(layer) -> tuple[BorderCopy | None, tuple]:
+    """(quantize pass or None, passes after the kernel) of an int8 conv as ncnn runs it
+    (``convolution_arm.cpp`` / ``convolutiondepthwise_arm.cpp`` ``forward_int8_arm``): a
+    floating-point input is quantized to an int8 workspace first; every Convolution, and the
+    pack-8 3x3 depthwise kernels, accumulate into an int32 blob that a requantize (int8 out)
+    or dequantize (floating-point out) pass then reads (other depthwise kernels requantize in
+    registers). Workspace addresses are filled in by :func:`blocked_layers`; the blocked GEMM
+    writes the int32 blob itself, other kernels' tiles write the output and a write-only pass
+    stands for their int32 stores."""
+    op = layer.op
+    shape = conv_shape_of(op)
+    if shape is None or op.attrs.get("compute_dtype") != "int8":
+        return None, ()
+    inp = next((o for o in layer.operands if o.role == "input"), None)
+    out = next((o for o in layer.operands if o.role == "output"), None)
+    if inp is None or out is None or len(inp.shape) != 4 or len(out.shape) != 4:
+        return None, ()
+    _, c, h, w = inp.shape
+    quant = (BorderCopy(c * inp.shape[0], h, w, (0, 0, 0, 0), inp.base, 0, inp.bits / 8, 1.0)
+             if inp.bits > 8 else None)
+    depthwise = shape.groups > 1
+    if depthwise and not (shape.r == shape.s == 3 and c % 8 == 0):
+        return quant, ()
+    _, k, p, q = out.shape
+    requant = BorderCopy(k * out.shape[0], p, q, (0, 0, 0, 0), 0, out.base, 4.0, out.bits / 8)
+    stores = () if layer.decision.blocked else (
+        BorderCopy(k * out.shape[0], p, q, (0, 0, 0, 0), 0, 0, 4.0, read=False),)
+    return quant, stores + (requant,)
 
 
 def _transform_split(alg, geo: ConvGeometry) -> tuple[float, float]:

@@ -165,7 +165,12 @@ class BorderCopy:
     """ncnn's ``make_padding`` before a padded convolution (``src/layer/convolution.cpp``,
     ``convolutiondepthwise_arm.cpp``): ``copy_make_border`` writes the input ``C×H×W`` with its
     border into a workspace blob ``C×(H+pt+pb)×(W+pl+pr)`` that the kernel then reads, split
-    over the threads by channels (the padding layer's ``omp parallel for`` over channels)."""
+    over the threads by channels (the padding layer's ``omp parallel for`` over channels).
+
+    The same channel-split pass stands for ncnn's other whole-blob conversions: with
+    ``dst_bytes`` (bytes per written element, 0: ``elem_bytes``) and no pads it is an int8
+    model's quantize (fp → int8) or requantize/dequantize (int32 → int8/fp) pass; ``read=False``
+    writes the destination only (a kernel's int32 output blob, ``runtime.blocked``)."""
 
     c: int
     h: int
@@ -174,6 +179,8 @@ class BorderCopy:
     src_base: int
     dst_base: int
     elem_bytes: float
+    dst_bytes: float = 0.0
+    read: bool = True
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -182,10 +189,15 @@ class BorderCopy:
         return self.h + pt + pb, self.w + pl + pr
 
     @property
+    def out_bytes(self) -> float:
+        """Bytes per written element."""
+        return self.dst_bytes or self.elem_bytes
+
+    @property
     def nbytes(self) -> int:
-        """Bytes of the bordered blob."""
+        """Bytes of the written blob."""
         hh, ww = self.shape
-        return math.ceil(self.c * hh * ww * self.elem_bytes)
+        return math.ceil(self.c * hh * ww * self.out_bytes)
 
     def n_tiles(self, threads: int) -> int:
         """Copy tiles on ``threads`` threads (one per thread with channels)."""
@@ -198,13 +210,15 @@ class BorderCopy:
         for core, (c0, c1) in enumerate(static_chunks(self.c, max(1, threads))):
             if c1 == c0:
                 continue
-            src = _span(self.src_base, c0 * self.h * self.w, c1 * self.h * self.w,
-                        self.elem_bytes, line_bytes)
-            dst = _span(self.dst_base, c0 * hh * ww, c1 * hh * ww, self.elem_bytes, line_bytes)
+            src = (_span(self.src_base, c0 * self.h * self.w, c1 * self.h * self.w,
+                         self.elem_bytes, line_bytes) if self.read
+                   else np.empty(0, dtype=np.uint64))
+            dst = _span(self.dst_base, c0 * hh * ww, c1 * hh * ww, self.out_bytes, line_bytes)
             lines = np.concatenate([src, dst])
             flags = np.zeros(lines.size, dtype=bool)
             flags[src.size:] = True
-            inner = math.ceil((c1 - c0) * (self.h * self.w + hh * ww) * self.elem_bytes)
+            inner = math.ceil((c1 - c0) * (self.h * self.w * self.elem_bytes * self.read
+                                           + hh * ww * self.out_bytes))
             yield Tile(macs=0.0, compute_cycles=0.0, lines=lines, writes=flags,
                        inner_bytes=inner, dma=False, index=n, mlp=mlp, core=core)
             n += 1

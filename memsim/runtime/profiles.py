@@ -59,6 +59,10 @@ class RuntimeProfile:
     runs GEMM-class convolutions as its own blocked GEMM (``"ncnn"``:
     :mod:`memsim.runtime.ncnn_gemm`, packed workspace and packed weights simulated line by
     line, its static schedule over the threads); None: the mapper's tiles.
+    ``int8_passes``: an int8 network runs as ncnn runs it (:mod:`memsim.runtime.precision`):
+    activations int8 only between convolutions, the floating-point storage type elsewhere,
+    each int8 convolution quantizing a floating-point input, writing an int32 workspace and
+    requantizing or dequantizing it (``runtime.blocked``).
     """
 
     name: str
@@ -82,6 +86,7 @@ class RuntimeProfile:
     border_copy: bool = False
     fuse_attention: bool = False
     winograd_dispatches: int = 1
+    int8_passes: bool = False
 
     @property
     def is_identity(self) -> bool:
@@ -93,7 +98,7 @@ class RuntimeProfile:
                 and self.tensor_cores and not self.register_block
                 and self.allcore_clock_fraction == 1.0 and self.parallel_split is None
                 and self.blocked_gemm is None and not self.border_copy
-                and not self.fuse_attention)
+                and not self.fuse_attention and not self.int8_passes)
 
     def with_params(self, params: dict) -> "RuntimeProfile":
         """A copy with calibrated values: ``op_overhead_s``, ``barrier_s``,
@@ -139,11 +144,13 @@ PROFILES: dict[str, dict[str, RuntimeProfile]] = {
         # (convolution_im2col_gemm.h, convolution_3x3_winograd.h; runtime/ncnn_gemm.py).
         # Padded convs copy their input with the border first (make_padding ->
         # copy_make_border, src/layer/convolution.cpp, convolutiondepthwise_arm.cpp).
+        # int8 models: activations int8 only between convs, quantize/int32/requantize passes
+        # per conv (convolution_arm.cpp forward_int8_arm, ncnn2int8 fuse_requantize; precision.py).
         "cpu": RuntimeProfile("ncnn", "cpu", _eff(0.8, 0.7, 0.5, 0.35, 1.0),
                               op_overhead_s=5e-6, barrier_s=2e-6, winograd_tiles=(2, 4, 6),
                               im2col=True, fuse=True, register_block=8,
                               parallel_split="ncnn", conv_rule="ncnn", blocked_gemm="ncnn",
-                              border_copy=True),
+                              border_copy=True, int8_passes=True),
         # ncnn Vulkan: compute shaders on the CUDA cores (no tensor cores in 2022 builds; fp16
         # storage/arithmetic); GA10x runs non-tensor fp16 at the fp32 rate (NVIDIA Ampere GA102
         # whitepaper, peak FP16 non-tensor = FP32). One dispatch plus a pipeline barrier per
