@@ -37,15 +37,17 @@ def _scenario(row: Row, hw, runtime, unit):
                        **row.strategies}})
 
 
-def loo_results(results: list[tuple[Row, float]]) -> tuple[list, dict]:
-    """(row, leave-one-network-out prediction ms) for every calibratable row; skipped counts."""
+def loo_results(results: list[tuple[Row, float]], by_setup: bool = True) -> tuple[list, dict]:
+    """(row, leave-one-network-out prediction ms) for every calibratable row; skipped counts.
+    ``by_setup=False``: groups by preset, unit, runtime and clock only (every board and
+    software stack of a preset in one calibration, as before 2026-12-04)."""
     from memsim.config import Hardware, validate_data
     from memsim.runtime import calibrate as fitlib
     from memsim.calibration import runner
 
     groups: dict = {}
     for row, _ in results:
-        key = (row.preset, row.unit, row.runtime, row.clock_hz, row.setup)
+        key = (row.preset, row.unit, row.runtime, row.clock_hz, row.setup if by_setup else "")
         groups.setdefault(key, []).append(row)
     out, skipped = [], {}
     for (preset, unit, runtime, _, _), rows in groups.items():

@@ -10,6 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from runtime_helpers import small_cpu
+
 from memsim.config import Scenario, load_hardware, validate_data
 from memsim.engine.run import simulate
 from memsim.runtime.algorithms import ConvShape, choose_conv, ncnn_winograd_tile
@@ -19,14 +21,7 @@ from memsim.runtime.ncnn_gemm import Blocking, ConvGeometry, NcnnGemmStream, blo
 HW = Path(__file__).resolve().parents[1] / "configs" / "hardware"
 LINE = 64
 
-CPU = {"name": "cpu", "compute": {"cores": 4, "clock": "1 GHz", "kind": "simd",
-                                  "macs_per_cycle": {"fp32": 4}},
-       "memory": {"levels": [
-           {"name": "L1", "kind": "cache", "size": "32 KiB", "line": "64 B", "ways": 8,
-            "latency": "1 cycles", "bandwidth": "64 B/cycle", "scope": "core"},
-           {"name": "L2", "kind": "cache", "size": "1 MiB", "line": "64 B", "ways": 16,
-            "latency": "4 cycles", "bandwidth": "64 B/cycle", "scope": "shared"}],
-           "dram": {"name": "fast", "bandwidth": "1000 GB/s", "latency": "1 ns"}}}
+CPU = small_cpu()
 
 
 def test_tile_sizes_follow_ncnns_rules_by_hand():

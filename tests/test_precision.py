@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memsim.config import Scenario, load_hardware, validate_data
+from runtime_helpers import small_cpu
+
+from memsim.config import Hardware, Scenario, load_hardware, validate_data
 from memsim.engine.preflight import prepare_checked
 from memsim.mapping.mapper import op_dtype
 from memsim.runtime.blocked import BlockedLayer
@@ -21,14 +23,7 @@ HW = Path(__file__).resolve().parents[1] / "configs" / "hardware"
 LINE = 64
 NCNN = get_profile("ncnn", "cpu")
 
-CPU = {"name": "cpu", "compute": {"cores": 4, "clock": "1 GHz", "kind": "simd",
-                                  "macs_per_cycle": {"fp32": 4, "int8": 16}},
-       "memory": {"levels": [
-           {"name": "L1", "kind": "cache", "size": "32 KiB", "line": "64 B", "ways": 8,
-            "latency": "1 cycles", "bandwidth": "64 B/cycle", "scope": "core"},
-           {"name": "L2", "kind": "cache", "size": "1 MiB", "line": "64 B", "ways": 16,
-            "latency": "4 cycles", "bandwidth": "64 B/cycle", "scope": "shared"}],
-           "dram": {"name": "fast", "bandwidth": "1000 GB/s", "latency": "1 ns"}}}
+CPU = small_cpu({"fp32": 4, "int8": 16})
 
 # conv a -> relu -> conv b (int8 edge), b -> add with x (fp), add -> depthwise d -> relu (fp:
 # the graph output)
@@ -96,19 +91,16 @@ def _lines(base, nbytes):
 
 
 def test_plan_sizes_tensors_at_their_stored_width(tmp_path):
+    # the memory plan sees the prepared graph's widths: x and b's output as fp32 (CPU has no
+    # fp16 rate), a's output as int8, so their planned extents differ by 4x
     p, _ = _layers(tmp_path)
     g = p.graph
-    assert storage_dtype(load_hardware_data(CPU)) == "fp32"
-    sizes = {t.name: t.nbytes for t in g.tensors.values() if t.kind != "weight"}
-    assert sizes["x"] == 16 * 16 * 16 * 4
-    out_b = next(op for op in g.ops if op.name == "b").outputs[0]
-    assert sizes[out_b] == 16 * 16 * 16 * 4
-
-
-def load_hardware_data(data):
-    from memsim.config import Hardware
-
-    return validate_data(Hardware, data)
+    assert storage_dtype(validate_data(Hardware, CPU)) == "fp32"
+    ops = {op.name: op for op in g.ops}
+    assert g.tensors["x"].nbytes == g.tensors[ops["b"].outputs[0]].nbytes == 16 * 256 * 4
+    assert g.tensors[ops["a"].outputs[0]].nbytes == 16 * 256
+    sizes = {b.id: b.size for b in p.plan.buffers}
+    assert sizes[ops["b"].outputs[0]] >= 16 * 256 * 4 > sizes[ops["a"].outputs[0]] >= 16 * 256
 
 
 def test_int8_conv_passes_in_closed_form(tmp_path):
