@@ -265,3 +265,29 @@ def test_snapshot_restore_round_trip():
     again.access(0, np.arange(10, dtype=np.int64))
     probe = np.arange(0, 30, dtype=np.int64)
     assert (h.access(0, probe) == again.access(0, probe)).all()
+
+
+def test_layers_stop_being_tracked_after_misses():
+    """After ``GIVE_UP`` layers on ``n`` cores in a row without a jump, layers on ``n`` cores
+    get no controller; other core counts still do, and a jump resets the count."""
+    class Plan:
+        n_tiles = 1000
+        onchip_lines = None
+
+    class Runner:
+        env = system = None
+
+    fp = fastpath.FastPath(system=None, hierarchy=None)
+    plan, runner = Plan(), Runner()
+    four, two = [object()] * 4, [object()] * 2
+    for _ in range(fastpath.GIVE_UP - 1):
+        fp.layer(runner, plan, None, four).close()
+    warp = fp.layer(runner, plan, None, four)
+    warp.jumped = True  # a jump: the count starts again
+    warp.close()
+    for _ in range(fastpath.GIVE_UP):
+        warp = fp.layer(runner, plan, None, four)
+        assert warp is not None
+        warp.close()
+    assert fp.layer(runner, plan, None, four) is None
+    assert fp.layer(runner, plan, None, two) is not None

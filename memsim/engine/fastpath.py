@@ -59,6 +59,10 @@ PATIENCE = 16
 FIRST_CHUNK = 4
 #: layers with fewer tiles per core are not worth a checkpoint
 MIN_TILES_PER_CORE = 16
+#: after this many layers on ``n`` cores in a row without a jump, later layers on ``n`` cores
+#: are not tracked (keys and checkpoints cost ≈ 10 % of a tile each, and a layer's cores that
+#: drift against each other drift in the next layer too: a Jetson's 16 SMs never repeat)
+GIVE_UP = 8
 
 
 class FastPath:
@@ -72,6 +76,7 @@ class FastPath:
         self.frames = FrameReplay(system, hierarchy)
         self.jumps = 0
         self.tiles_jumped = 0
+        self._misses: dict[int, int] = {}  # cores -> layers on them in a row without a jump
 
     @property
     def frames_replayed(self) -> int:
@@ -100,7 +105,14 @@ class FastPath:
         """A controller for one layer run on the cores of ``states`` (None: not worth it)."""
         if plan.n_tiles is not None and plan.n_tiles < MIN_TILES_PER_CORE * len(states):
             return None
+        if self._misses.get(len(states), 0) >= GIVE_UP:
+            return None
         return LayerWarp(self, runner, plan, stats, states)
+
+    def layer_closed(self, warp: "LayerWarp") -> None:
+        """A layer's controller stopped looking: count a layer without a jump on its cores."""
+        n = len(warp.states)
+        self._misses[n] = 0 if warp.jumped else self._misses.get(n, 0) + 1
 
 
 class _Checkpoint:
@@ -130,6 +142,7 @@ class LayerWarp:
         self.armed = False
         self.active = True         # still looking for a period
         self.seen = 0              # signatures since the last jump
+        self.jumped = False        # a jump happened in this layer
         self.onchip = plan.onchip_lines  # one stream: line offset 0
 
     # -- hooks the pipeline calls ----------------------------------------------------------
@@ -149,6 +162,8 @@ class LayerWarp:
 
     def close(self) -> None:
         """Stop looking (the layer ended, or no period showed up)."""
+        if self.active:
+            self.fast.layer_closed(self)
         self.active = False
         self.calls = []
         self.history = {}
@@ -249,6 +264,7 @@ class LayerWarp:
         if periods == 0:
             return False
         self._advance(periods, period, earlier, here)
+        self.jumped = True
         self.fast.jumps += 1
         self.fast.tiles_jumped += periods * len(pattern)
         return True
