@@ -79,7 +79,7 @@ class FrameReplay:
                      self._kernel_stats())
         cur.marks[index] = mark
         last = self._last
-        if last is None or last.end_snapshot is None and self.hierarchy is not None:
+        if last is None or (self.hierarchy is not None and last.end_snapshot is None):
             return None
         then = last.marks.get(index)
         if then is None or then.digest != mark.digest:
