@@ -54,6 +54,18 @@ layers:
   - {name: r, op: relu}
 """
 
+# a cold frame 1 leaves other lines behind than frame 2 finds; the first layer streams more
+# than the caches hold, so from the second layer on frame 2 is in frame 1's state
+FLUSH_THEN_CONV = """
+name: flush
+inputs: {x: [1, 16, 96, 96]}
+layers:
+  - {name: r0, op: relu}
+  - {name: c1, op: conv2d, out_channels: 16, kernel: 3, padding: 1}
+  - {name: r1, op: relu}
+  - {name: c2, op: conv2d, out_channels: 8, kernel: 1}
+"""
+
 COUNT_PREFIXES = ("bytes_",)
 COUNT_COLUMNS = ("macs", "dram_bytes")
 
@@ -114,6 +126,19 @@ def test_frame_replay_agrees_with_per_tile(tmp_path, monkeypatch, cores, depth):
     slow, none = _run(path, "per-tile", monkeypatch)
     assert none is None  # per-tile: no fast path at all
     assert fp.frames_replayed >= 1
+    _assert_agree(fast, slow)
+
+
+@pytest.mark.parametrize("cores,depth", [(1, 0), (1, 1), (2, 1), (4, 2)])
+def test_rest_of_frame_replay_agrees_with_per_tile(tmp_path, monkeypatch, cores, depth):
+    """Frame 2 starts from another state than the cold frame 1 did, but reaches frame 1's
+    state before a later layer: from there on it is replayed (and frame 3, which starts from
+    frame 2's start state, whole), with the same counts and times as simulating them."""
+    hw = HW_CACHE.format(cores=cores, l2_ways=8, dram="10 GB/s")
+    path = _write(tmp_path, hw, FLUSH_THEN_CONV, frames=3, depth=depth)
+    fast, fp = _run(path, "auto", monkeypatch)
+    slow, _ = _run(path, "per-tile")
+    assert fp.frames.rests_replayed >= 1 and fp.frames_replayed >= 1
     _assert_agree(fast, slow)
 
 
@@ -240,3 +265,29 @@ def test_snapshot_restore_round_trip():
     again.access(0, np.arange(10, dtype=np.int64))
     probe = np.arange(0, 30, dtype=np.int64)
     assert (h.access(0, probe) == again.access(0, probe)).all()
+
+
+def test_layers_stop_being_tracked_after_misses():
+    """After ``GIVE_UP`` layers on ``n`` cores in a row without a jump, layers on ``n`` cores
+    get no controller; other core counts still do, and a jump resets the count."""
+    class Plan:
+        n_tiles = 1000
+        onchip_lines = None
+
+    class Runner:
+        env = system = None
+
+    fp = fastpath.FastPath(system=None, hierarchy=None)
+    plan, runner = Plan(), Runner()
+    four, two = [object()] * 4, [object()] * 2
+    for _ in range(fastpath.GIVE_UP - 1):
+        fp.layer(runner, plan, None, four).close()
+    warp = fp.layer(runner, plan, None, four)
+    warp.jumped = True  # a jump: the count starts again
+    warp.close()
+    for _ in range(fastpath.GIVE_UP):
+        warp = fp.layer(runner, plan, None, four)
+        assert warp is not None
+        warp.close()
+    assert fp.layer(runner, plan, None, four) is None
+    assert fp.layer(runner, plan, None, two) is not None

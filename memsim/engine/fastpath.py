@@ -1,8 +1,9 @@
 """Coarser events where they are exact: frame replay and steady-state jumps inside a layer.
 
-**Frame replay** (``FastPath.frame_begin``/``replay``): a frame that starts, with the system at
-rest, from the cache state the previous frame started from (``Hierarchy.state_key``) is that
-frame again: its layer records are copied, shifted in time, and its counters added.
+**Frame replay** (``memsim.engine.framereplay``): a frame that starts, or reaches a layer
+boundary, with the system at rest and the cache state the frame before was in at the same
+point (``Hierarchy.state_key``) is that frame again from there on: its layer records are
+copied, shifted in time, and its counters added.
 
 **Steady-state jumps** (``LayerWarp``). A layer's tiles run as one event chain each (``memsim.engine.pipeline``). In a long layer of
 alike tiles the whole simulated system soon repeats itself: at the moment the layer's first core
@@ -41,9 +42,9 @@ periodic in absolute time, not with the layer), the cache kernel a ``memsim.cach
 
 from __future__ import annotations
 
-import copy
 from collections import defaultdict
 
+from memsim.engine.framereplay import FrameReplay, link_counters as _link_counters
 from memsim.engine.links import _Timer
 from memsim.engine.simkernel import BareEvent, schedule
 
@@ -58,140 +59,60 @@ PATIENCE = 16
 FIRST_CHUNK = 4
 #: layers with fewer tiles per core are not worth a checkpoint
 MIN_TILES_PER_CORE = 16
+#: after this many layers on ``n`` cores in a row without a jump, later layers on ``n`` cores
+#: are not tracked (keys and checkpoints cost ≈ 10 % of a tile each, and a layer's cores that
+#: drift against each other drift in the next layer too: a Jetson's 16 SMs never repeat)
+GIVE_UP = 8
 
 
 class FastPath:
-    """The fast path of one engine run: hands a ``LayerWarp`` to every layer worth one, and
-    replays a frame that starts from the state the frame before it started from."""
+    """The fast path of one engine run: replays a frame, or the rest of one, that reaches the
+    state the frame before was in at the same point (``memsim.engine.framereplay``), and
+    hands a ``LayerWarp`` to every layer worth one."""
 
     def __init__(self, system, hierarchy):
         self.system = system
         self.hierarchy = hierarchy  # a memsim.cache.Hierarchy or None (no cache levels)
+        self.frames = FrameReplay(system, hierarchy)
         self.jumps = 0
         self.tiles_jumped = 0
-        self.frames_replayed = 0
-        self._last: _FrameRecord | None = None     # the frame before, as recorded
-        self._current: _FrameRecord | None = None  # the frame being recorded
+        self._misses: dict[int, int] = {}  # cores -> layers on them in a row without a jump
 
-    # -- frames ----------------------------------------------------------------------------
-    def frame_begin(self, runner) -> "_FrameRecord | None":
-        """At a frame's start: the recorded frame to replay instead of simulating this one
-        (None: simulate it, recording it when the system is at rest)."""
-        state = self._rest_state(runner.env)
-        self._current = None
-        if state is None:
-            self._last = None
-            return None
-        last = self._last
-        if last is not None and _same_state(last.state, state):
-            return last
-        self._current = _FrameRecord(state, runner.env.now, len(runner.layers),
-                                     _link_counters(self.system.links()), runner.events_tiles,
-                                     self._kernel_stats())
-        return None
+    @property
+    def frames_replayed(self) -> int:
+        return self.frames.frames_replayed
+
+    # -- frames (memsim.engine.framereplay) ------------------------------------------------
+    def frame_begin(self, runner):
+        """At a frame's start: the recorded frame to replay instead (None: simulate it)."""
+        return self.frames.frame_begin(runner)
+
+    def layer_begin(self, runner, index: int):
+        """Before layer ``index`` of a simulated frame: the record whose rest to replay."""
+        return self.frames.layer_begin(runner, index) if index else None
+
+    def replay(self, runner, rec, frame: int) -> int:
+        return self.frames.replay(runner, rec, frame)
+
+    def replay_rest(self, runner, rec, index: int, frame: int) -> int:
+        return self.frames.replay_rest(runner, rec, index, frame)
 
     def frame_end(self, runner) -> None:
-        """At the end of a simulated frame: keep its record as the template for the next."""
-        rec, self._current = self._current, None
-        if rec is None:
-            self._last = None
-            return
-        links = _link_counters(self.system.links())
-        if len(links) != len(rec.links):
-            self._last = None
-            return
-        rec.finish(runner, links, self._kernel_stats())
-        self._last = rec
-
-    def replay(self, runner, rec: "_FrameRecord", frame: int) -> int:
-        """Append ``rec``'s layers as frame ``frame`` starting now and add its counters;
-        returns its duration (the caller waits it). The cache state is left as it is: the
-        recorded frame started from this state and ended in it (the next frame's start)."""
-        shift = runner.env.now - rec.start_ps
-        for st in rec.layers:
-            runner.layers.append(_shifted_layer(st, frame, shift))
-        for link, step in zip(self.system.links(), rec.link_steps):
-            link.bytes += step[0]
-            link.busy_ps += step[1]
-            link.transfers += step[2]
-        runner.events_tiles += rec.tiles_step
-        if self.hierarchy is not None:
-            self.hierarchy._stats += rec.kernel_step
-        self.frames_replayed += 1
-        return rec.duration_ps
-
-    def _kernel_stats(self):
-        return None if self.hierarchy is None else self.hierarchy._stats.copy()
-
-    def _rest_state(self, env):
-        """The whole state when the system is at rest (no transfer, nothing scheduled but
-        stale link timers): the cache kernel's state array without its counters and scratch
-        stack (``Hierarchy.state_key``); None when not at rest."""
-        for link in self.system.links():
-            if link._active or link._blocked or link._refresh is not None:
-                return None
-        for _at, _prio, _eid, event in env._queue:
-            if type(event) is not _Timer:
-                return None
-            if event.version == event.callbacks[0].__self__._version:
-                return None
-        return () if self.hierarchy is None else tuple(self.hierarchy.state_key())
+        self.frames.frame_end(runner)
 
     # -- layers ----------------------------------------------------------------------------
     def layer(self, runner, plan, stats, states):
         """A controller for one layer run on the cores of ``states`` (None: not worth it)."""
         if plan.n_tiles is not None and plan.n_tiles < MIN_TILES_PER_CORE * len(states):
             return None
+        if self._misses.get(len(states), 0) >= GIVE_UP:
+            return None
         return LayerWarp(self, runner, plan, stats, states)
 
-
-class _FrameRecord:
-    """A simulated frame: the state it started from, its layers and what it added to every
-    counter."""
-
-    def __init__(self, state, start_ps, first_layer, links, tiles_events, kernel_stats):
-        self.state = state
-        self.start_ps = start_ps
-        self.first_layer = first_layer
-        self._links = links
-        self._tiles = tiles_events
-        self._kernel = kernel_stats
-        self.layers: list = []
-        self.duration_ps = 0
-        self.link_steps: list = []
-        self.tiles_step = 0
-        self.kernel_step = None
-
-    @property
-    def links(self):
-        return self._links
-
-    def finish(self, runner, links, kernel_stats) -> None:
-        self.layers = runner.layers[self.first_layer:]
-        self.duration_ps = runner.env.now - self.start_ps
-        self.link_steps = [(b[0] - a[0], b[1] - a[1], b[2] - a[2])
-                           for a, b in zip(self._links, links)]
-        self.tiles_step = runner.events_tiles - self._tiles
-        if kernel_stats is not None:
-            self.kernel_step = kernel_stats - self._kernel
-
-
-def _same_state(a, b) -> bool:
-    return len(a) == len(b) and all(x.shape == y.shape and (x == y).all() for x, y in zip(a, b))
-
-
-def _shifted_layer(st, frame: int, shift: int):
-    """A copy of layer stats ``st`` as frame ``frame``, ``shift`` ps later."""
-    new = copy.copy(st)
-    new.frame = frame
-    new.start_ps = st.start_ps + shift
-    new.end_ps = st.end_ps + shift
-    new.compute_ps_by_core = dict(st.compute_ps_by_core)
-    new.compute_span = {c: [a + shift, b + shift] for c, (a, b) in st.compute_span.items()}
-    new.stall_ps_by_resource = dict(st.stall_ps_by_resource)
-    new.bytes_by_level = dict(st.bytes_by_level)
-    new.hits_by_level = dict(st.hits_by_level)
-    return new
+    def layer_closed(self, warp: "LayerWarp") -> None:
+        """A layer's controller stopped looking: count a layer without a jump on its cores."""
+        n = len(warp.states)
+        self._misses[n] = 0 if warp.jumped else self._misses.get(n, 0) + 1
 
 
 class _Checkpoint:
@@ -221,6 +142,7 @@ class LayerWarp:
         self.armed = False
         self.active = True         # still looking for a period
         self.seen = 0              # signatures since the last jump
+        self.jumped = False        # a jump happened in this layer
         self.onchip = plan.onchip_lines  # one stream: line offset 0
 
     # -- hooks the pipeline calls ----------------------------------------------------------
@@ -240,6 +162,8 @@ class LayerWarp:
 
     def close(self) -> None:
         """Stop looking (the layer ended, or no period showed up)."""
+        if self.active:
+            self.fast.layer_closed(self)
         self.active = False
         self.calls = []
         self.history = {}
@@ -340,6 +264,7 @@ class LayerWarp:
         if periods == 0:
             return False
         self._advance(periods, period, earlier, here)
+        self.jumped = True
         self.fast.jumps += 1
         self.fast.tiles_jumped += periods * len(pattern)
         return True
@@ -480,10 +405,6 @@ def _relative(times: dict, now: int) -> tuple:
 def _shift_times(times: dict, shift: int) -> None:
     for name in times:
         times[name] += shift
-
-
-def _link_counters(links) -> list:
-    return [(link.bytes, link.busy_ps, link.transfers) for link in links]
 
 
 def _stats_copy(st) -> tuple:

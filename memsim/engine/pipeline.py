@@ -225,7 +225,13 @@ class Runner:
                 # again (memsim.engine.fastpath)
                 yield env.timeout(fast.replay(self, replay, f))
             else:
-                for layer in layers:
+                for i, layer in enumerate(layers):
+                    rest = fast.layer_begin(self, i) if fast is not None else None
+                    if rest is not None:
+                        # the frame before was in this state before its layer i: the rest of
+                        # this frame is the rest of that one (memsim.engine.framereplay)
+                        yield env.timeout(fast.replay_rest(self, rest, i, f))
+                        break
                     yield env.process(self.layer(index, f, layer, cores, line_offset))
                 if fast is not None:
                     fast.frame_end(self)
