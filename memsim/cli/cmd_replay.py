@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from memsim.cli.app import app, emit_json
+from memsim.cli.app import app, emit_json, skip_final_gc
 
 
 @app.command()
@@ -35,6 +35,7 @@ def replay(
     hw = load_hardware(hardware)
     hier = Hierarchy.from_hardware(hw, cores=1, seed=seed, compat=compat)
     result = run_replay(load_trace(trace), hier, instructions=instructions, flush=flush)
+    skip_final_gc()  # counters and arrays only: nothing to finalise at exit
     if as_json:
         emit_json(result)
         return
