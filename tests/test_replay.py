@@ -249,13 +249,14 @@ def test_access_spans_without_nlines_is_one_line_per_access():
         Hierarchy(specs).access_spans(0, first, None, kinds[:10])
 
 
-_EXIT_PROBE = """import contextlib, gc, io, runpy, sys
+_EXIT_PROBE = """import contextlib, gc, io, os, runpy, sys
 sys.argv = ["memsim", *sys.argv[1:]]
 try:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         runpy.run_module("memsim", run_name="__main__")
 except SystemExit as exc:
-    print(exc.code, gc.get_freeze_count())
+    tasks = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
+    print(exc.code, gc.get_freeze_count(), os.environ.get("OPENBLAS_NUM_THREADS", "-"), tasks)
 """
 
 
@@ -275,3 +276,25 @@ def test_console_script_skips_the_final_gc_only_after_a_replay(argv, code, froze
     out = subprocess.run([sys.executable, "-c", _EXIT_PROBE, *argv], capture_output=True,
                          text=True, check=True).stdout.split()
     assert int(out[0]) == code and (int(out[1]) > 0) == frozen, out
+
+
+@pytest.mark.parametrize("user", [None, "2"])
+def test_replay_starts_openblas_single_threaded_unless_told_otherwise(user):
+    """A replay process (which calls no BLAS routine) imports numpy with one OpenBLAS thread:
+    the process runs a single thread; a user's own OPENBLAS_NUM_THREADS is kept."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if user is not None:
+        env["OPENBLAS_NUM_THREADS"] = user
+    argv = ["replay", str(DATA / "tiny_lackey.txt"), "--hardware", str(HW), "--json"]
+    out = subprocess.run([sys.executable, "-c", _EXIT_PROBE, *argv], capture_output=True,
+                         text=True, check=True, env=env).stdout.split()
+    assert out[0] == "0" and out[2] == (user or "1"), out
+    if user is None:
+        assert out[3] == "1", out  # no OpenBLAS worker threads (nor any other)
+    other = subprocess.run([sys.executable, "-c", _EXIT_PROBE, "list", "hardware"],
+                           capture_output=True, text=True, check=True, env=env).stdout.split()
+    assert other[2] == (user or "-"), other  # other commands leave the environment alone
