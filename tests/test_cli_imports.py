@@ -39,6 +39,11 @@ REPORTING = ("pandas", "pyarrow", "plotly", "jinja2", "kaleido", "dask", "distri
 
 def _loaded(tmp_path, *argv) -> set[str]:
     """Top-level packages in ``sys.modules`` after ``memsim ARGV`` ran in a fresh process."""
+    return {m.split(".")[0] for m in _modules(tmp_path, *argv)}
+
+
+def _modules(tmp_path, *argv) -> set[str]:
+    """Every module in ``sys.modules`` after ``memsim ARGV`` ran in a fresh process."""
     out = tmp_path / "modules.json"
     code = PROBE.replace("OUT", repr(str(out)))
     proc = subprocess.run([sys.executable, "-c", code, json.dumps([str(a) for a in argv])],
@@ -46,7 +51,7 @@ def _loaded(tmp_path, *argv) -> set[str]:
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
     assert data["code"] in (0, None), (data["code"], proc.stderr)
-    return {m.split(".")[0] for m in data["modules"]}
+    return set(data["modules"])
 
 
 def _aot_installed(tmp_path) -> bool:
@@ -101,6 +106,18 @@ def test_replay_loads_neither_the_engine_nor_tables(tmp_path):
         mods = _loaded(tmp_path, *argv)
         assert ("numba" in mods) != _aot_installed(tmp_path)
         assert not {"simpy", *REPORTING} & mods, {"simpy", *REPORTING} & mods
+
+
+def test_replay_builds_only_the_hardware_config_models(tmp_path):
+    """``memsim.config`` imports its submodules on first use, so replay (which reads only a
+    hardware file) never builds the scenario, strategy and sweep models' pydantic schemas."""
+    npz = tmp_path / "t.npz"
+    np.savez(npz, addr=np.arange(0, 64 * 50, 8, dtype=np.uint64), size=np.int64(8))
+    mods = _modules(tmp_path, "replay", npz, "--hardware", HW / "raspberry-pi-5.yaml", "--json")
+    assert "memsim.config.hardware" in mods
+    others = {"memsim.config.scenario", "memsim.config.strategies", "memsim.config.sweep",
+              "memsim.config.kinds", "memsim.config.presets"}
+    assert not others & mods, others & mods
 
 
 def test_an_installed_copy_runs_and_replays_without_numba(tmp_path):

@@ -280,3 +280,19 @@ def test_level_geometry_rule(line, log_sets, log_ways, mult):
         with pytest.raises(Exception, match="power-of-two"):
             Level(name="L", kind="cache", size_bytes=size, line_bytes=line, ways=bad,
                   latency_ps=1, bandwidth_bytes_per_s=1.0)
+
+
+def test_package_names_resolve_lazily_to_their_modules():
+    """``memsim.config`` exports every public name from the submodule that defines it (imported
+    on first use); an unknown name is an AttributeError, as for any module."""
+    import importlib
+
+    import memsim.config as config
+
+    for module, names in config._EXPORTS.items():
+        mod = importlib.import_module(module)
+        for name in names:
+            assert getattr(config, name) is getattr(mod, name), name
+    assert set(config.__all__) == set(config._WHERE) and set(config.__all__) <= set(dir(config))
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        config.Nope  # noqa: B018

@@ -155,7 +155,7 @@ def test_aot_kernels_count_exactly_like_numba_jit(aot_build):
     names = {row[0] for row in meta["kernels"]}
     assert any("batch[NL=2,P0=5,W0=8]" in n for n in names)
     assert any("batch[NL=0,P0=-1,W0=0]" in n for n in names)
-    assert any("_prepare_spans" in n for n in names) and any("cg_access" in n for n in names)
+    assert any("_fill_spans" in n for n in names) and any("cg_access" in n for n in names)
     table = jit.aot_table()
     assert set(table) == names
     before = {n: k.aot_calls for n, k in kernels.items()}

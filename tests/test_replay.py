@@ -178,7 +178,123 @@ def test_prepare_spans_equals_the_numpy_reference(rows, line, instructions, cg):
     size = np.array([r[1] for r in rows], dtype=np.int64)
     kind = np.array([r[2] for r in rows], dtype=np.uint8)
     tr = Trace(addr, size, kind)
-    got = prepare_spans(tr, line, instructions, cg)
+    first, nl, kinds = prepare_spans(tr, line, instructions, cg)
     want = _reference_spans(tr, line, instructions, cg)
+    # nlines is None exactly when every access covers one line
+    assert (nl is None) == bool(np.all(np.asarray(want[1]) == 1))
+    got = (first, np.ones(first.shape[0], np.int64) if nl is None else nl, kinds)
     for g, w in zip(got, want):
         assert g.tolist() == np.asarray(w).tolist()
+    # one size for all, as load_npz gives it (a broadcast view), spans like the full array
+    if rows:
+        one = Trace(addr, np.broadcast_to(size[:1], addr.shape), kind)
+        full = Trace(addr, np.full(addr.shape, size[0]), kind)
+        for g, w in zip(prepare_spans(one, line, instructions, cg),
+                        prepare_spans(full, line, instructions, cg)):
+            assert (g is None and w is None) or g.tolist() == w.tolist()
+
+
+def test_prepare_spans_refuses_sizes_not_one_per_access():
+    from memsim.cache.trace import prepare_spans
+
+    tr = Trace(np.arange(4, dtype=np.uint64), np.ones(3, np.int64), np.zeros(4, np.uint8))
+    with pytest.raises(ValueError, match="one size per access"):
+        prepare_spans(tr, 64, False, False)
+
+
+def test_npz_scalar_size_and_flags_are_views_not_copies(tmp_path):
+    """A scalar ``size`` stays one value (a broadcast view) and the addresses are not copied;
+    the trace replays exactly like one with the sizes and kinds written out."""
+    addr = np.arange(0, 64 * 300, 24, dtype=np.int64)  # every third access straddles a line
+    write = np.arange(addr.size) % 4 == 1
+    np.savez(tmp_path / "s.npz", addr=addr, write=write, size=np.int64(48))
+    np.savez(tmp_path / "f.npz", addr=addr.astype(np.uint64), write=write.astype(np.uint8),
+             size=np.full(addr.size, 48, np.uint32))
+    one, full = load_trace(tmp_path / "s.npz"), load_trace(tmp_path / "f.npz")
+    assert one.size.strides == (0,) and one.size.shape == addr.shape
+    assert one.addr.base is not None and one.addr.base.dtype == np.int64  # a view of the file's
+    assert one.addr.dtype == np.uint64 and one.kind.dtype == np.uint8
+    for a, b in ((one.addr, full.addr), (one.size, full.size), (one.kind, full.kind)):
+        assert a.tolist() == b.tolist()
+    assert one.kind.tolist() == np.where(write, STORE, LOAD).tolist()
+    specs = [CacheLevelSpec("L1", 8, 2, 64), CacheLevelSpec("L2", 32, 4, 64, shared=True)]
+    for compat in ("default", "pycachesim", "cachegrind"):
+        got = replay(one, Hierarchy(specs, compat=compat), flush=True)
+        want = replay(full, Hierarchy(specs, compat=compat), flush=True)
+        got.pop("seconds"), want.pop("seconds")
+        assert got == want
+
+
+def test_npz_bool_flags_with_other_byte_values_are_stores(tmp_path):
+    """A bool ``write`` array whose bytes are not 0/1 (a file may hold any byte) still marks a
+    store wherever a byte is non-zero (its bytes are only used as kinds when they are 0/1)."""
+    write = np.array([0, 2, 1, 255, 0], np.uint8).view(np.bool_)
+    np.savez(tmp_path / "w.npz", addr=np.arange(5, dtype=np.uint64) * 64, write=write)
+    tr = load_trace(tmp_path / "w.npz")
+    assert tr.kind.tolist() == [LOAD, STORE, STORE, STORE, LOAD]
+
+
+def test_access_spans_without_nlines_is_one_line_per_access():
+    """``nlines=None`` (what prepare_spans gives for single-line traces) counts like ones."""
+    rng = np.random.default_rng(3)
+    first = rng.integers(0, 200, 3000)
+    kinds = (rng.random(3000) < 0.3).astype(np.uint8)
+    specs = [CacheLevelSpec("L1", 8, 4, 64), CacheLevelSpec("L2", 64, 8, 64, shared=True)]
+    for compat in ("default", "pycachesim", "cachegrind"):
+        a, b = Hierarchy(specs, compat=compat), Hierarchy(specs, compat=compat)
+        got = a.access_spans(0, first, None, kinds)
+        want = b.access_spans(0, first, np.ones(3000, np.int64), kinds)
+        assert got.tolist() == want.tolist() and a.stats().tolist() == b.stats().tolist()
+    with pytest.raises(ValueError, match="kinds for"):
+        Hierarchy(specs).access_spans(0, first, None, kinds[:10])
+
+
+_EXIT_PROBE = """import contextlib, gc, io, os, runpy, sys
+sys.argv = ["memsim", *sys.argv[1:]]
+try:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        runpy.run_module("memsim", run_name="__main__")
+except SystemExit as exc:
+    tasks = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
+    print(exc.code, gc.get_freeze_count(), os.environ.get("OPENBLAS_NUM_THREADS", "-"), tasks)
+"""
+
+
+@pytest.mark.parametrize("argv,code,frozen", [
+    (["replay", str(DATA / "tiny_lackey.txt"), "--hardware", str(HW), "--json"], 0, True),
+    (["replay", str(DATA / "tiny_lackey.txt"), "--hardware", str(HW)], 0, True),
+    (["replay", str(DATA / "hw_two_level.yaml"), "--hardware", str(HW)], 2, False),
+    (["list", "hardware"], 0, False),
+])
+def test_console_script_skips_the_final_gc_only_after_a_replay(argv, code, frozen):
+    """The console script freezes the collector's objects before exiting (no final collection)
+    after a replay printed its counters, and after nothing else: a failed replay or another
+    command exits as before."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _EXIT_PROBE, *argv], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert int(out[0]) == code and (int(out[1]) > 0) == frozen, out
+
+
+@pytest.mark.parametrize("user", [None, "2"])
+def test_replay_starts_openblas_single_threaded_unless_told_otherwise(user):
+    """A replay process (which calls no BLAS routine) imports numpy with one OpenBLAS thread:
+    the process runs a single thread; a user's own OPENBLAS_NUM_THREADS is kept."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if user is not None:
+        env["OPENBLAS_NUM_THREADS"] = user
+    argv = ["replay", str(DATA / "tiny_lackey.txt"), "--hardware", str(HW), "--json"]
+    out = subprocess.run([sys.executable, "-c", _EXIT_PROBE, *argv], capture_output=True,
+                         text=True, check=True, env=env).stdout.split()
+    assert out[0] == "0" and out[2] == (user or "1"), out
+    if user is None:
+        assert out[3] == "1", out  # no OpenBLAS worker threads (nor any other)
+    other = subprocess.run([sys.executable, "-c", _EXIT_PROBE, "list", "hardware"],
+                           capture_output=True, text=True, check=True, env=env).stdout.split()
+    assert other[2] == (user or "-"), other  # other commands leave the environment alone

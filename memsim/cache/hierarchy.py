@@ -251,6 +251,7 @@ class Hierarchy:
     def access_spans(self, core: int, first, nlines, kinds) -> np.ndarray:
         """Issue accesses that each cover ``nlines[i]`` consecutive lines from ``first[i]``.
 
+        ``nlines`` None: every access covers one line (``prepare_spans`` gives None then).
         ``kinds``: 0 load, 1 store, 2 instruction fetch. Default and pycachesim modes touch every
         covered line (instruction fetches must be filtered out before; pycachesim counts one load
         or store per access at level 0, hits and misses per line); cachegrind mode counts each
@@ -258,8 +259,11 @@ class Hierarchy:
         (cachegrind mode: see :meth:`cachegrind_counters` for the per-kind split).
         """
         first = self._lines(first)
-        nl = np.ascontiguousarray(np.asarray(nlines, dtype=np.int64))
         kinds = np.ascontiguousarray(np.asarray(kinds, dtype=np.uint8))
+        if nlines is None:
+            nl = None if self.compat != "cachegrind" else np.ones(first.shape[0], np.int64)
+        else:
+            nl = np.ascontiguousarray(np.asarray(nlines, dtype=np.int64))
         if self.compat == "cachegrind":
             if nl.size and (nl.min() < 1 or nl.max() > 2):
                 raise InputError("cachegrind mode: an access may cover at most two lines "
@@ -270,11 +274,13 @@ class Hierarchy:
             return out
         if kinds.size and kinds.max() > 1:
             raise ValueError("instruction fetches are only simulated in cachegrind mode")
-        if nl.size and nl.min() < 1:
+        if nl is not None and nl.size and nl.min() < 1:
             raise ValueError("every access covers at least one line")
         if not 0 <= core < self.cores:
             raise IndexError(f"core {core} out of range (cores={self.cores})")
-        if nl.size and nl.max() == 1:
+        if nl is None or (nl.size and nl.max() == 1):
+            if kinds.shape[0] != first.shape[0]:
+                raise ValueError(f"{kinds.shape[0]} kinds for {first.shape[0]} accesses")
             lines, writes = first, kinds
         else:
             idx = np.repeat(np.arange(first.shape[0]), nl)

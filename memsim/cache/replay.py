@@ -32,7 +32,7 @@ def replay(trace: Trace, hierarchy: Hierarchy, instructions: bool | None = None,
     accesses = len(trace) if instructions else int(np.count_nonzero(trace.kind != INSTR))
     for start in range(0, first.shape[0], CHUNK):
         sl = slice(start, start + CHUNK)
-        hierarchy.access_spans(0, first[sl], nl[sl], kinds[sl])
+        hierarchy.access_spans(0, first[sl], None if nl is None else nl[sl], kinds[sl])
     if flush:
         hierarchy.flush()
     seconds = time.perf_counter() - t0

@@ -6,12 +6,13 @@ traceback, and our own errors exit 1 (set ``MEMSIM_DEBUG=1`` for the traceback).
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import pkgutil
 import sys
 
-from memsim.cli.app import app, emit_json, list_app, show_app
+from memsim.cli.app import _SKIP_FINAL_GC, app, emit_json, list_app, show_app
 from memsim.errors import InputError
 
 __all__ = ["app", "main", "emit_json", "list_app", "show_app"]
@@ -67,5 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                              "This is a memsim bug; please report it (see README).\n")
             code = 1
     if argv is None:
+        if _SKIP_FINAL_GC[0]:
+            gc.freeze()  # see memsim.cli.app.skip_final_gc
         sys.exit(code)
     return code

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 
 import typer
@@ -24,6 +25,34 @@ list_app = typer.Typer(help="List built-in hardware presets or networks.", no_ar
 show_app = typer.Typer(help="Show one network or hardware description.", no_args_is_help=True)
 app.add_typer(list_app, name="list")
 app.add_typer(show_app, name="show")
+
+
+#: set by a command (``skip_final_gc``): the console script freezes the garbage collector's
+#: objects before the interpreter exits
+_SKIP_FINAL_GC = [False]
+
+
+def skip_final_gc() -> None:
+    """Declare that this command leaves nothing whose clean-up needs the interpreter's final
+    garbage collection (no unclosed files or other finalisers in reference cycles): when the
+    ``memsim`` console script exits after it, ``main`` moves every object out of the collector's
+    reach (``gc.freeze``), so the last collection does not traverse all the objects the imports
+    created (typer, pydantic, numpy: ≈ 30 ms of a ``memsim replay`` process, docs/benchmarks.md).
+    Reference counting still frees what it can and ``atexit`` handlers still run; calls of
+    ``main(argv)`` in a live process (tests) are unaffected."""
+    _SKIP_FINAL_GC[0] = True
+
+
+def single_threaded_blas() -> None:
+    """For a command that calls no BLAS routine (``replay``), before it first imports numpy:
+    start numpy's OpenBLAS with one thread (``OPENBLAS_NUM_THREADS=1``, unless the user set it).
+    Otherwise OpenBLAS starts a thread per core at import which busy-waits for work that never
+    comes: measured (perf, 2 cores) ≈ 8 % of a ``memsim replay`` process's CPU samples in
+    ``blas_thread_server``, CPU time above wall time, and ≈ 50 ms of wall time when the other
+    core is busy (docs/benchmarks.md). Does nothing once numpy is imported (tests, library use),
+    so it never changes the threads of a live process."""
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def _jsonable(obj):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from memsim.cli.app import app, emit_json
+from memsim.cli.app import app, emit_json, single_threaded_blas, skip_final_gc
 
 
 @app.command()
@@ -23,6 +23,7 @@ def replay(
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Replay TRACE (all accesses from core 0) and print per-level counters (DESIGN §9)."""
+    single_threaded_blas()  # before numpy's import: replay calls no BLAS routine
     from memsim.cache.hierarchy import Hierarchy
     from memsim.cache.replay import replay as run_replay
     from memsim.cache.trace import load_trace
@@ -35,6 +36,7 @@ def replay(
     hw = load_hardware(hardware)
     hier = Hierarchy.from_hardware(hw, cores=1, seed=seed, compat=compat)
     result = run_replay(load_trace(trace), hier, instructions=instructions, flush=flush)
+    skip_final_gc()  # counters and arrays only: nothing to finalise at exit
     if as_json:
         emit_json(result)
         return

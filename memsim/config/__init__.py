@@ -1,25 +1,46 @@
 """memsim.config — validated, frozen configuration models and their YAML loaders.
 
 See docs/architecture.md ("memsim.config") for the contract and docs/config.md for every field.
+
+Each public name is imported from the submodule that defines it on first use (PEP 562,
+``_EXPORTS``), so a command that reads only a hardware file (``memsim replay``, ``memsim
+trace``) never builds the scenario, strategy and sweep models (their pydantic schemas and
+imports: ≈ 15 ms of a cold process, docs/benchmarks.md).
 """
 
-from memsim.config.base import DTYPES, ConfigModel, FieldError
-from memsim.config.hardware import (Compute, Dram, Energy, Hardware, Level, Memory, Refresh,
-                                    Systolic, load_hardware)
-from memsim.config.kinds import detect_kind, load_any
-from memsim.config.loader import (apply_overrides, dump_yaml, dumps_yaml, load_yaml, parse_override,
-                                  set_path, to_data, validate_data)
-from memsim.config.presets import configs_dir, hardware_presets, preset_path
-from memsim.config.scenario import Background, Engine, Scenario, Stream, load_scenario
-from memsim.config.strategies import (CacheOpts, Compression, CompressionSpec, Prefetch, Reuse,
-                                      Strategies, Unroll)
-from memsim.config.sweep import Sweep
+from __future__ import annotations
 
-__all__ = [
-    "DTYPES", "ConfigModel", "FieldError", "Compute", "Dram", "Energy", "Hardware", "Level",
-    "Memory", "Refresh", "Systolic", "Background", "Engine", "Scenario", "Stream", "CacheOpts",
-    "Compression", "CompressionSpec", "Prefetch", "Reuse", "Strategies", "Unroll", "Sweep",
-    "apply_overrides", "detect_kind", "dump_yaml", "dumps_yaml", "load_any", "load_hardware",
-    "load_scenario", "load_yaml", "parse_override", "set_path", "to_data", "validate_data",
-    "configs_dir", "hardware_presets", "preset_path",
-]
+import importlib
+
+#: public name -> the submodule that defines it
+_EXPORTS = {
+    "memsim.config.base": ("DTYPES", "ConfigModel", "FieldError"),
+    "memsim.config.hardware": ("Compute", "Dram", "Energy", "Hardware", "Level", "Memory",
+                               "Refresh", "Systolic", "load_hardware"),
+    "memsim.config.kinds": ("load_any",),
+    "memsim.config.loader": ("apply_overrides", "detect_kind", "dump_yaml", "dumps_yaml",
+                             "load_yaml", "parse_override", "set_path", "to_data",
+                             "validate_data"),
+    "memsim.config.presets": ("configs_dir", "hardware_presets", "preset_path"),
+    "memsim.config.scenario": ("Background", "Engine", "Scenario", "Stream", "load_scenario"),
+    "memsim.config.strategies": ("CacheOpts", "Compression", "CompressionSpec", "Prefetch",
+                                 "Reuse", "Strategies", "Unroll"),
+    "memsim.config.sweep": ("Sweep",),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    """``memsim.config.<name>``: import the defining submodule on first use (and cache it)."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
