@@ -115,6 +115,8 @@ def test_prefetch_energy_against_latency_is_explained():
     assert abs(row["delta"]["dram_bytes"]) < 0.02 * base["dram_bytes"]
     onchip = sum(row["traffic_bytes"][k] - base["traffic_bytes"][k] for k in ("L1", "L2", "L3"))
     assert onchip < 0                                       # fewer bytes moved on chip
+    # ... and what moved is on chip: the DRAM change is small beside it
+    assert abs(row["delta"]["dram_bytes"]) < 0.05 * abs(onchip)
     d_split = {k: row["energy_split_j"][k] - base["energy_split_j"][k] for k in base["energy_split_j"]}
     assert sum(d_split.values()) == pytest.approx(row["delta"]["energy_j"], rel=1e-6)
     assert row["why"] and "traffic" in row["why"] and "no static power" in row["why"]

@@ -59,9 +59,7 @@ class FrameReplay:
         last = self._last
         if last is not None and same_state(last.state, state):
             return last
-        self._current = FrameRecord(state, runner.env.now, len(runner.layers),
-                                    link_counters(self.system.links()), runner.events_tiles,
-                                    self._kernel_stats())
+        self._current = FrameRecord(state, self._mark(runner, None))
         return None
 
     def layer_begin(self, runner, index: int) -> "FrameRecord | None":
@@ -74,10 +72,7 @@ class FrameReplay:
         state = self.rest_state(runner.env)
         if state is None:
             return None
-        mark = _Mark(_digest(state), runner.env.now, len(runner.layers),
-                     link_counters(self.system.links()), runner.events_tiles,
-                     self._kernel_stats())
-        cur.marks[index] = mark
+        mark = cur.marks[index] = self._mark(runner, _digest(state))
         last = self._last
         if last is None or (self.hierarchy is not None and last.end_snapshot is None):
             return None
@@ -88,48 +83,46 @@ class FrameReplay:
 
     def replay(self, runner, rec: "FrameRecord", frame: int) -> int:
         """Append ``rec``'s layers as frame ``frame`` starting now and add its counters;
-        returns its duration (the caller waits it)."""
-        shift = runner.env.now - rec.start_ps
-        for st in rec.layers:
-            runner.layers.append(shifted_layer(st, frame, shift))
-        for link, step in zip(self.system.links(), rec.link_steps):
-            link.bytes += step[0]
-            link.busy_ps += step[1]
-            link.transfers += step[2]
-        runner.events_tiles += rec.tiles_step
-        if self.hierarchy is not None:
-            self.hierarchy._stats += rec.kernel_step
+        returns its duration (the caller waits it). The cache state is left as it is: the
+        recorded frame started from this state and ended in it."""
         self.frames_replayed += 1
-        self.layers_replayed += len(rec.layers)
-        return rec.duration_ps
+        return self._copy(runner, rec, rec.start, frame)
 
     def replay_rest(self, runner, rec: "FrameRecord", index: int, frame: int) -> int:
         """Append ``rec``'s layers ``index..`` as frame ``frame``'s, starting now, add what
         they added to every counter and leave the cache kernel in the state ``rec`` ended in;
         returns how long they took (the caller waits it, then ends the frame as usual)."""
         then, here = rec.marks[index], self._current.marks[index]
-        now = runner.env.now
-        shift = now - then.now
-        rest = rec.layers[then.layer_pos - rec.first_layer:]
-        for st in rest:
-            runner.layers.append(shifted_layer(st, frame, shift))
-        for link, a, b in zip(self.system.links(), then.links, rec.end_links):
-            link.bytes += b[0] - a[0]
-            link.busy_ps += b[1] - a[1]
-            link.transfers += b[2] - a[2]
-        runner.events_tiles += rec.end_tiles - then.tiles
-        hier = self.hierarchy
-        if hier is not None:
-            counters = hier._stats + (rec.end_kernel - then.kernel)
-            hier.restore(rec.end_snapshot)
-            hier._stats[:] = counters
+        duration = self._copy(runner, rec, then, frame)
         # this frame's later boundaries are that frame's, moved by what lies between
         for j, mark in rec.marks.items():
             if j > index:
                 self._current.marks[j] = mark.moved(then, here)
         self.rests_replayed += 1
+        return duration
+
+    def _copy(self, runner, rec: "FrameRecord", since: "_Mark", frame: int) -> int:
+        """Append ``rec``'s layers from mark ``since`` on as frame ``frame``'s, starting now,
+        and add what they added to every counter (the cache kernel left in the state ``rec``
+        ended in, unless ``since`` is its start); returns how long they took."""
+        end = rec.end
+        shift = runner.env.now - since.now
+        rest = rec.layers[since.layer_pos - rec.start.layer_pos:]
+        for st in rest:
+            runner.layers.append(shifted_layer(st, frame, shift))
+        for link, a, b in zip(self.system.links(), since.links, end.links):
+            link.bytes += b[0] - a[0]
+            link.busy_ps += b[1] - a[1]
+            link.transfers += b[2] - a[2]
+        runner.events_tiles += end.tiles - since.tiles
+        hier = self.hierarchy
+        if hier is not None:
+            counters = hier._stats + (end.kernel - since.kernel)
+            if since is not rec.start:
+                hier.restore(rec.end_snapshot)
+            hier._stats[:] = counters
         self.layers_replayed += len(rest)
-        return rec.end_now - then.now
+        return end.now - since.now
 
     def frame_end(self, runner) -> None:
         """At the end of a simulated frame: keep its record as the template for the next."""
@@ -137,13 +130,18 @@ class FrameReplay:
         if rec is None:
             self._last = None
             return
-        links = link_counters(self.system.links())
-        if len(links) != len(rec.links):
+        end = self._mark(runner, None)
+        if len(end.links) != len(rec.start.links):
             self._last = None
             return
-        rec.finish(runner, links, self._kernel_stats(),
-                   None if self.hierarchy is None else self.hierarchy.snapshot())
+        rec.finish(runner, end, None if self.hierarchy is None else self.hierarchy.snapshot())
         self._last = rec
+
+    def _mark(self, runner, digest) -> "_Mark":
+        """Every counter now (with the state's ``digest``, or None)."""
+        return _Mark(digest, runner.env.now, len(runner.layers),
+                     link_counters(self.system.links()), runner.events_tiles,
+                     self._kernel_stats())
 
     def _kernel_stats(self):
         return None if self.hierarchy is None else self.hierarchy._stats.copy()
@@ -164,7 +162,8 @@ class FrameReplay:
 
 
 class _Mark:
-    """The state before one layer of a recorded frame (its digest) and every counter then."""
+    """Every counter at one moment of a recorded frame (its start, before a layer, its end)
+    and, before a layer, the state's digest."""
 
     __slots__ = ("digest", "now", "layer_pos", "links", "tiles", "kernel")
 
@@ -187,41 +186,22 @@ class _Mark:
 
 
 class FrameRecord:
-    """A simulated frame: the state it started from, its layers, the state before each of its
-    first layers, what it added to every counter and the cache state it ended in."""
+    """A simulated frame: the state it started from, its layers, every counter at its start
+    (``start``), before each of its first layers (``marks``) and at its end (``end``), and
+    the cache state it ended in."""
 
-    def __init__(self, state, start_ps, first_layer, links, tiles_events, kernel_stats):
+    def __init__(self, state, start: _Mark):
         self.state = state
-        self.start_ps = start_ps
-        self.first_layer = first_layer
-        self.links = links
-        self._tiles = tiles_events
-        self._kernel = kernel_stats
+        self.start = start
         self.marks: dict[int, _Mark] = {}
         self.layers: list = []
-        self.duration_ps = 0
-        self.link_steps: list = []
-        self.tiles_step = 0
-        self.kernel_step = None
-        self.end_now = 0
-        self.end_links: list = []
-        self.end_tiles = 0
-        self.end_kernel = None
+        self.end: _Mark | None = None
         self.end_snapshot = None
 
-    def finish(self, runner, links, kernel_stats, snapshot) -> None:
-        self.layers = runner.layers[self.first_layer:]
-        self.end_now = runner.env.now
-        self.duration_ps = self.end_now - self.start_ps
-        self.end_links = links
-        self.link_steps = [(b[0] - a[0], b[1] - a[1], b[2] - a[2])
-                           for a, b in zip(self.links, links)]
-        self.end_tiles = runner.events_tiles
-        self.tiles_step = runner.events_tiles - self._tiles
-        self.end_kernel = kernel_stats
+    def finish(self, runner, end: _Mark, snapshot) -> None:
+        self.layers = runner.layers[self.start.layer_pos:]
+        self.end = end
         self.end_snapshot = snapshot
-        if kernel_stats is not None:
-            self.kernel_step = kernel_stats - self._kernel
 
 
 def _digest(state) -> bytes:

@@ -30,6 +30,7 @@ from dataclasses import replace
 from memsim.runtime.ncnn_gemm import (BorderCopy, Blocking, ConvGeometry, NcnnGemmStream,
                                       blocking)
 from memsim.runtime.algorithms import conv_shape_of, winograd_transforms
+from memsim.runtime.precision import computes_int8
 from memsim.mapping.layer import PLAIN_COST
 from memsim.workloads.ir import dtype_bits
 
@@ -146,22 +147,19 @@ def _geometry(m, alg, border: BorderCopy | None) -> tuple[ConvGeometry, tuple, i
         dims = (shape.k, -(-shape.ho // alg.tile) * -(-shape.wo // alg.tile), shape.c, a * a)
     else:
         dims = (shape.k, shape.ho * shape.wo, shape.c * shape.r * shape.s, 1)
-    if out.bits <= 8 or m.op.attrs.get("compute_dtype") == "int8":
+    if out.bits <= 8 or computes_int8(m.op):
         # int8 kernels: int16 Winograd operands, int8 packed im2col
         return geo, dims, 2 if alg.tile else 1, True
     return geo, dims, int(out.bits // 8), False
 
 
-def _gemm_stream(layer, hardware, threads: int, base: int, border: BorderCopy | None,
-                 quantized: bool = False) -> NcnnGemmStream | None:
-    """The blocked GEMM of ``layer`` with its packed weights at ``base`` (None: not eligible);
-    ``quantized``: it reads an int8 copy of its floating-point input."""
+def _gemm_stream(layer, hardware, threads: int, base: int,
+                 border: BorderCopy | None) -> NcnnGemmStream | None:
+    """The blocked GEMM of ``layer`` with its packed weights at ``base`` (None: not eligible)."""
     alg = layer.decision.alg
     if not layer.decision.blocked:
         return None
     geo, (mm, nn, kk, batch), e, int8 = _geometry(layer, alg, border)
-    if quantized:
-        geo = replace(geo, in_bytes=1.0)
     if int8:
         blk = int8_blocking(mm, nn, kk, batch)
     else:
@@ -188,7 +186,7 @@ def blocked_layers(layers: list, mappings: list, hardware, threads: int,
             continue
         copy = _border(layer) if border else None
         quant, post = int8_passes_of(layer) if int8_passes else (None, ())
-        stream = _gemm_stream(layer, hardware, threads, base, copy, quant is not None)
+        stream = _gemm_stream(layer, hardware, threads, base, copy)
         if stream is None and copy is None and quant is None and not post:
             continue
         if stream is not None:
@@ -205,6 +203,7 @@ def blocked_layers(layers: list, mappings: list, hardware, threads: int,
             pre.append(replace(quant, dst_base=q_base))
         if copy is not None:
             copy = replace(copy, dst_base=border_base)
+            # of the quantized copy (its workspace is sized for the float input: an upper bound)
             pre.append(replace(copy, src_base=q_base, elem_bytes=1.0) if quant else copy)
         post = tuple(replace(c, src_base=i32_base) if c.read else replace(c, dst_base=i32_base)
                      for c in post)
@@ -236,7 +235,7 @@ def int8_passes_of(layer) -> tuple[BorderCopy | None, tuple]:
     stands for their int32 stores."""
     op = layer.op
     shape = conv_shape_of(op)
-    if shape is None or op.attrs.get("compute_dtype") != "int8":
+    if shape is None or not computes_int8(op):
         return None, ()
     inp = next((o for o in layer.operands if o.role == "input"), None)
     out = next((o for o in layer.operands if o.role == "output"), None)

@@ -47,6 +47,12 @@ def has_dot_product(hardware) -> bool:
     return rates.get("int8", 0) >= 4 * rates.get("fp32", float("inf"))
 
 
+def computes_int8(op) -> bool:
+    """Whether :func:`retype_graph` marked ``op`` as an int8 MAC op (its input or output may be
+    stored in floating point)."""
+    return op.attrs.get("compute_dtype") == "int8"
+
+
 def _activation(op) -> bool:
     return op.kind == "elementwise" and op.attrs.get("op") in ACTIVATIONS and len(op.inputs) == 1
 
